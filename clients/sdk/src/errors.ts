@@ -1,0 +1,48 @@
+// The one catalogue of Chime error codes. docs/errors.md documents every code and a test
+// fails when one is missing there. Codes are stable; messages are for people.
+
+export const ERROR_CATALOGUE = {
+  BAD_JSON: { status: 400, message: 'The payload is not valid JSON.' },
+  INVALID_ENVELOPE: { status: 400, message: 'The payload must be {"action": string, "data": object}.' },
+  UNKNOWN_ACTION: { status: 400, message: 'The action is not one Chime knows.' },
+  INVALID_FIELD: { status: 400, message: 'A field is missing or has the wrong type or form.' },
+  CONTENT_TOO_LARGE: { status: 413, message: 'The message content is over the size limit.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is over the size limit.' },
+  UNAUTHENTICATED: { status: 401, message: 'A valid token is required.' },
+  TOKEN_EXPIRED: { status: 401, message: 'The token has expired; log in again.' },
+  INVALID_CREDENTIALS: { status: 401, message: 'Wrong username or password.' },
+  USERNAME_TAKEN: { status: 409, message: 'That username is taken.' },
+  FORBIDDEN: { status: 403, message: 'You may not do that.' },
+  FORBIDDEN_TOPIC: { status: 403, message: 'You may not publish or subscribe to that topic.' },
+  CLIENT_ID_MISMATCH: { status: 403, message: 'Requests must be published on your own client id.' },
+  NOT_A_MEMBER: { status: 403, message: 'You are not a member of that server or chat.' },
+  INVALID_CURSOR: { status: 400, message: 'The sync cursor is malformed or ahead of the server.' },
+  NOT_FOUND: { status: 404, message: 'No such resource.' },
+  SERVER_NOT_FOUND: { status: 404, message: 'No such server.' },
+  CHANNEL_NOT_FOUND: { status: 404, message: 'No such channel or chat.' },
+  USER_NOT_FOUND: { status: 404, message: 'No such user.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json.' },
+  INTERNAL: { status: 500, message: 'Something went wrong on the server; nothing was changed.' },
+  UNAVAILABLE: { status: 503, message: 'A service Chime depends on is unavailable; retry later.' },
+} as const satisfies Record<string, { status: number; message: string }>
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CATALOGUE, code)
+}
+
+/** The one error type of Chime, on the server and in clients. */
+export class ChatError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  readonly details: Record<string, unknown> | undefined
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERROR_CATALOGUE[code].message)
+    this.name = 'ChatError'
+    this.code = code
+    this.status = ERROR_CATALOGUE[code].status
+    this.details = details
+  }
+}

@@ -1,0 +1,105 @@
+// Envelopes and payloads of the Chime protocol (docs/protocol.md). Every message over MQTT
+// and HTTP is {"action": ..., "data": {...}}; ids are strings.
+import type { ErrorCode } from './errors.ts'
+
+export const ACTIONS = {
+  SYNC: 'SYNC',
+  SYNC_RESPONSE: 'SYNC_RESPONSE',
+  POST_MESSAGE: 'POST_MESSAGE',
+  POST_MESSAGE_RESPONSE: 'POST_MESSAGE_RESPONSE',
+  PUBLISH_DELTA: 'PUBLISH_DELTA',
+  RESTORE_HISTORY: 'RESTORE_HISTORY',
+  RESTORE_HISTORY_RESPONSE: 'RESTORE_HISTORY_RESPONSE',
+  ERROR: 'ERROR',
+} as const
+
+/** Actions a client may send as a request. */
+export const REQUEST_ACTIONS = ['SYNC', 'POST_MESSAGE', 'RESTORE_HISTORY'] as const
+export type RequestAction = (typeof REQUEST_ACTIONS)[number]
+
+export interface Envelope<A extends string = string, D = object> {
+  action: A
+  data: D
+  /** Set on requests sent over MQTT and echoed on their reply. */
+  request_id?: string
+}
+
+export type DeltaType = 'message' | 'edit' | 'delete'
+
+/** A delta as it travels in PUBLISH_DELTA, SYNC_RESPONSE and RESTORE_HISTORY_RESPONSE. */
+export interface DeltaJson {
+  delta_id: string
+  seq: string
+  type: DeltaType
+  channel_id: string
+  /** Set for deltas of a server channel; absent for chats. */
+  server_id?: string
+  user_id: string
+  content: string | null
+  timestamp: string
+  client_msg_id?: string
+  attachments?: unknown
+  is_partition_head?: boolean
+}
+
+export interface PostMessageData {
+  channel_id?: string
+  /** The seed's spelling, accepted too. */
+  'channel-id'?: string
+  content: string
+  client_msg_id?: string
+}
+
+export interface PostMessageResponseData {
+  status: 'success'
+  /** true when this was a retry of an already committed client_msg_id. */
+  duplicate: boolean
+  delta: DeltaJson
+  delta_id: string
+  seq: string
+  channel_id: string
+  timestamp: string
+  client_msg_id?: string
+}
+
+export interface SyncData {
+  /** Last delta id the client has (exclusive lower bound). */
+  client_delta_id?: string
+  channel_id?: string
+  server_id?: string
+  /** With channel_id: last per-channel seq the client has, instead of client_delta_id. */
+  client_seq?: string
+  limit?: number
+}
+
+export interface SyncResponseData {
+  server_delta_id: string
+  missing_deltas: DeltaJson[]
+  /** More deltas follow: SYNC again from next_client_delta_id. */
+  has_more: boolean
+  next_client_delta_id: string
+  /** true when missing_deltas (with earlier pages) hold everything the client missed. */
+  recovered: boolean
+}
+
+export interface RestoreHistoryData {
+  channel_id: string
+  /** Continue after this seq (paging). */
+  after_seq?: string
+  limit?: number
+}
+
+export interface RestoreHistoryResponseData {
+  channel_id: string
+  deltas: DeltaJson[]
+  has_more: boolean
+  next_after_seq: string
+  last_seq: string
+}
+
+export interface ErrorData {
+  code: ErrorCode
+  message: string
+  request_id?: string
+  details?: Record<string, unknown>
+}

@@ -1,0 +1,44 @@
+// The one configuration schema of Chime. Every field has an environment variable, a
+// default and a doc string; `npm start -- config` prints them, docs/configuration.md
+// lists them, and an invalid value is a coded error at start-up.
+
+type Kind = 'port' | 'string' | 'url' | 'int' | 'level'
+
+interface FieldSpec<K extends Kind> {
+  env: string
+  kind: K
+  default: K extends 'port' | 'int' ? number : string
+  doc: string
+  min?: number
+  max?: number
+}
+
+function field<K extends Kind>(spec: FieldSpec<K>): FieldSpec<K> {
+  return spec
+}
+
+export const CONFIG_SCHEMA = {
+  httpPort: field({ env: 'CHIME_HTTP_PORT', kind: 'port', default: 8080, doc: 'HTTP API, web client and MQTT over WebSocket (path /mqtt). 0 picks a free port.' }),
+  mqttPort: field({ env: 'CHIME_MQTT_PORT', kind: 'port', default: 1883, doc: 'MQTT over TCP. 0 picks a free port.' }),
+  host: field({ env: 'CHIME_HOST', kind: 'string', default: '0.0.0.0', doc: 'Address the listeners bind to.' }),
+  dataDir: field({ env: 'CHIME_DATA_DIR', kind: 'string', default: './data', doc: 'Embedded profile: the SQLite database, the generated token secret and stored files.' }),
+  databaseUrl: field({ env: 'DATABASE_URL', kind: 'url', default: '', doc: 'mysql://user:pass@host:3306/db for MySQL/MariaDB; empty for SQLite in CHIME_DATA_DIR.' }),
+  redisUrl: field({ env: 'REDIS_URL', kind: 'url', default: '', doc: 'redis://host:6379: broker sessions (aedes-persistence-redis) and fan-out between broker nodes (mqemitter-redis); empty for in-memory.' }),
+  apiUrl: field({ env: 'CHIME_API_URL', kind: 'url', default: 'http://127.0.0.1:8080', doc: 'Broker process only: base URL of the co-located API sidecar that requests are handed to.' }),
+  jwtSecret: field({ env: 'CHIME_JWT_SECRET', kind: 'string', default: '', doc: 'HMAC secret for tokens (32+ characters). Empty: the embedded profile generates one in CHIME_DATA_DIR; the production profile requires it.' }),
+  tokenTtlSeconds: field({ env: 'CHIME_TOKEN_TTL_SECONDS', kind: 'int', default: 86_400, min: 60, max: 31_536_000, doc: 'Lifetime of an access token.' }),
+  maxContentBytes: field({ env: 'CHIME_MAX_CONTENT_BYTES', kind: 'int', default: 16_384, min: 1, max: 1_048_576, doc: 'Largest message content, in UTF-8 bytes.' }),
+  maxPageSize: field({ env: 'CHIME_MAX_PAGE_SIZE', kind: 'int', default: 1000, min: 1, max: 10_000, doc: 'Most deltas one SYNC or RESTORE page returns.' }),
+  sequencerBatchMax: field({ env: 'CHIME_SEQUENCER_BATCH_MAX', kind: 'int', default: 500, min: 1, max: 10_000, doc: 'Most posts committed in one transaction (group commit).' }),
+  partitionMaxDeltas: field({ env: 'CHIME_PARTITION_MAX_DELTAS', kind: 'int', default: 10_000, min: 1, max: 10_000_000, doc: 'A channel log partition is closed after this many deltas.' }),
+  partitionMaxBytes: field({ env: 'CHIME_PARTITION_MAX_BYTES', kind: 'int', default: 10 * 1024 * 1024, min: 1, max: 1_073_741_824, doc: 'A channel log partition is closed after this many content bytes.' }),
+  logLevel: field({ env: 'CHIME_LOG_LEVEL', kind: 'level', default: 'info', doc: 'fatal, error, warn, info, debug, trace or silent.' }),
+} as const
+
+type Schema = typeof CONFIG_SCHEMA
+export type ConfigKey = keyof Schema
+export type Config = {
+  readonly [K in ConfigKey]: Schema[K]['kind'] extends 'port' | 'int' ? number : string
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
