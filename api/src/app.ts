@@ -1,0 +1,137 @@
+// buildApp builds the HTTP API (and, given a broker, MQTT over WebSocket at /mqtt); it does
+// not listen. Tests call app.inject(); server.ts listens.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import websocket from '@fastify/websocket'
+import { createWebSocketStream } from 'ws'
+import type { Aedes } from 'aedes'
+import { ChatError } from '../../clients/sdk/src/errors.ts'
+import { isValidId } from '../../clients/sdk/src/topics.ts'
+import { checkEnvelope, dispatchRequests, errorEnvelope } from './requests/dispatch.ts'
+import { isPlainObject, type Data } from './requests/fields.ts'
+import { doLogin, doRegister } from './services/accounts.ts'
+import type { Caller, Core } from './services/context.ts'
+import { doCreateChannel, doCreateChat, doCreateServer, doJoinServer, doListServerChannels } from './services/servers.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller | null
+  }
+}
+
+export interface AppOptions {
+  /** Serve MQTT over WebSocket at /mqtt through this broker. */
+  broker?: Aedes
+  logger?: FastifyBaseLogger
+}
+
+const FASTIFY_TO_CHIME: Record<string, ChatError['code']> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'BAD_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_JSON',
+}
+
+function body(request: FastifyRequest): Data {
+  if (!isPlainObject(request.body)) throw new ChatError('INVALID_ENVELOPE', 'the body must be a JSON object')
+  return request.body
+}
+
+function caller(request: FastifyRequest): Caller {
+  if (request.caller === null) throw new ChatError('UNAUTHENTICATED')
+  return request.caller
+}
+
+function pathId(request: FastifyRequest, name: string): string {
+  const v = (request.params as Record<string, unknown>)[name]
+  if (!isValidId(v)) throw new ChatError('INVALID_FIELD', `${name} is not a valid id`, { field: name })
+  return v
+}
+
+export async function buildApp(core: Core, opts: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    routerOptions: { ignoreTrailingSlash: true },
+    bodyLimit: 1024 * 1024,
+    logController: new LogController({ disableRequestLogging: true }),
+  })
+  app.decorateRequest('caller', null)
+  // Bodies are JSON only: text/plain would otherwise arrive as a string.
+  app.removeContentTypeParser('text/plain')
+
+  app.setErrorHandler((err: FastifyError | ChatError, request, reply) => {
+    let chat: ChatError
+    if (err instanceof ChatError) chat = err
+    else if (err.code !== undefined && FASTIFY_TO_CHIME[err.code] !== undefined) chat = new ChatError(FASTIFY_TO_CHIME[err.code]!)
+    else if (err.validation !== undefined) chat = new ChatError('INVALID_FIELD', err.message)
+    else {
+      request.log.error({ err }, 'request failed')
+      chat = new ChatError('INTERNAL')
+    }
+    void reply.status(chat.status).send(errorEnvelope(chat, undefined))
+  })
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.status(404).send(errorEnvelope(new ChatError('NOT_FOUND'), undefined))
+  })
+
+  // Bearer tokens on every /api route except register and login.
+  app.addHook('onRequest', async (request) => {
+    const header = request.headers.authorization
+    if (header === undefined || !request.url.startsWith('/api/')) return
+    const match = /^Bearer (\S+)$/.exec(header)
+    if (match === null) throw new ChatError('UNAUTHENTICATED', 'use "Authorization: Bearer <token>"')
+    const claims = await core.tokens.verify(match[1]!)
+    const clientId = request.headers['x-chime-client-id']
+    request.caller = { ...claims, ...(typeof clientId === 'string' && isValidId(clientId) ? { clientId } : {}) }
+  })
+
+  app.get('/healthz', async () => ({ status: 'ok' }))
+
+  app.post('/api/auth/register', async (request) => doRegister(core, body(request)))
+  app.post('/api/auth/login', async (request) => doLogin(core, body(request)))
+
+  app.post('/api/servers', async (request) => doCreateServer(core, caller(request), body(request)))
+  app.post('/api/servers/:serverId/join', async (request) => doJoinServer(core, caller(request), pathId(request, 'serverId')))
+  app.post('/api/servers/:serverId/channels', async (request) => doCreateChannel(core, caller(request), pathId(request, 'serverId'), body(request)))
+  app.get('/api/servers/:serverId/channels', async (request) => doListServerChannels(core, caller(request), pathId(request, 'serverId')))
+  app.post('/api/chats', async (request) => doCreateChat(core, caller(request), body(request)))
+
+  // The seed's envelope endpoints: the body is {"action", "data"}; the answer is the reply
+  // envelope, or an ERROR envelope with the code's HTTP status.
+  const envelopeRoute = (path: string, action: string) =>
+    app.post(path, async (request, reply: FastifyReply) => {
+      const who = caller(request)
+      const env = checkEnvelope(request.body)
+      if (env.action !== action) throw new ChatError('UNKNOWN_ACTION', `${path} takes ${action}`)
+      const [answer] = await dispatchRequests(core, who, [env], request.log)
+      if (answer!.action === 'ERROR') {
+        const code = (answer!.data as { code: ChatError['code'] }).code
+        return reply.status(new ChatError(code).status).send(answer)
+      }
+      return answer
+    })
+  envelopeRoute('/api/sync/', 'SYNC')
+  envelopeRoute('/api/post/', 'POST_MESSAGE')
+  envelopeRoute('/api/restore/', 'RESTORE_HISTORY')
+
+  // Any request envelope, or an ordered list of them (how broker nodes hand over MQTT
+  // requests). Always 200 with one reply per request when authenticated.
+  app.post('/api/requests', { bodyLimit: 32 * 1024 * 1024 }, async (request) => {
+    const who = caller(request)
+    const list = Array.isArray(request.body) ? request.body : [request.body]
+    if (list.length === 0 || list.length > 10_000) throw new ChatError('INVALID_ENVELOPE', 'send 1 to 10000 requests')
+    const replies = await dispatchRequests(core, who, list, request.log)
+    return Array.isArray(request.body) ? replies : replies[0]
+  })
+
+  if (opts.broker !== undefined) {
+    const broker = opts.broker
+    await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } })
+    app.get('/mqtt', { websocket: true }, (socket, request) => {
+      const stream = createWebSocketStream(socket)
+      stream.on('error', () => stream.destroy())
+      broker.handle(stream, request.raw)
+    })
+  }
+  return app
+}

@@ -1,0 +1,117 @@
+// One entry point for requests, whether they come over MQTT (through the broker) or HTTP.
+// A batch keeps its order: consecutive POST_MESSAGEs are checked concurrently and then
+// handed to the sequencer in arrival order; any other action waits for what precedes it.
+import { ChatError } from '../../../clients/sdk/src/errors.ts'
+import type { Envelope, ErrorData } from '../../../clients/sdk/src/protocol.ts'
+import { checkPostMessage, doPostMessage } from '../services/post-message.ts'
+import { doRestoreHistory } from '../services/restore-history.ts'
+import { doSync } from '../services/sync.ts'
+import type { Caller, Core } from '../services/context.ts'
+import { isPlainObject, type Data } from './fields.ts'
+
+export interface RequestEnvelope {
+  action: string
+  data: Data
+  request_id?: string
+}
+
+type Outcome = { ok: true; reply: Envelope } | { ok: false; error: unknown }
+
+export interface DispatchLogger {
+  error(obj: object, msg: string): void
+}
+
+/** Checks the envelope shape; throws INVALID_ENVELOPE. */
+export function checkEnvelope(value: unknown): RequestEnvelope {
+  if (!isPlainObject(value)) throw new ChatError('INVALID_ENVELOPE')
+  const { action, data, request_id: requestId } = value
+  if (requestId !== undefined && (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > 128)) {
+    throw new ChatError('INVALID_ENVELOPE', 'request_id must be a string of 1 to 128 characters')
+  }
+  if (typeof action !== 'string') throw new ChatError('INVALID_ENVELOPE', 'action must be a string', requestId === undefined ? undefined : { request_id: requestId })
+  if (!isPlainObject(data)) throw new ChatError('INVALID_ENVELOPE', 'data must be an object', requestId === undefined ? undefined : { request_id: requestId })
+  return requestId === undefined ? { action, data } : { action, data, request_id: requestId }
+}
+
+/** The request_id of a value, if it carries a well-formed one (for error replies). */
+export function requestIdOf(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return undefined
+  const id = value['request_id']
+  return typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : undefined
+}
+
+export function errorEnvelope(err: unknown, requestId: string | undefined, log?: DispatchLogger): Envelope<'ERROR', ErrorData> {
+  const e = err instanceof ChatError ? err : new ChatError('INTERNAL')
+  if (!(err instanceof ChatError)) log?.error({ err }, 'request failed')
+  const data: ErrorData = { code: e.code, message: e.message }
+  if (requestId !== undefined) data.request_id = requestId
+  if (e.details !== undefined) data.details = e.details
+  return requestId === undefined ? { action: 'ERROR', data } : { action: 'ERROR', data, request_id: requestId }
+}
+
+function reply(action: string, data: object, requestId: string | undefined): Envelope {
+  const env: Envelope = { action, data }
+  if (requestId !== undefined) env.request_id = requestId
+  return env
+}
+
+async function handleOne(core: Core, caller: Caller, env: RequestEnvelope): Promise<Envelope> {
+  switch (env.action) {
+    case 'SYNC':
+      return reply('SYNC_RESPONSE', await doSync(core, caller, env.data), env.request_id)
+    case 'RESTORE_HISTORY':
+      return reply('RESTORE_HISTORY_RESPONSE', await doRestoreHistory(core, caller, env.data), env.request_id)
+    case 'POST_MESSAGE': {
+      const input = await checkPostMessage(core, caller, env.data)
+      return reply('POST_MESSAGE_RESPONSE', await doPostMessage(core, input), env.request_id)
+    }
+    default:
+      throw new ChatError('UNKNOWN_ACTION', `unknown action ${JSON.stringify(env.action).slice(0, 80)}`)
+  }
+}
+
+const settle = <T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> =>
+  p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
+
+/** Answers each request with its reply or an ERROR envelope, in order. Never throws. */
+export async function dispatchRequests(core: Core, caller: Caller, requests: readonly unknown[], log?: DispatchLogger): Promise<Envelope[]> {
+  const outcomes: Outcome[] = new Array(requests.length)
+  const envelopes = requests.map((value) => {
+    try {
+      return checkEnvelope(value)
+    } catch (error) {
+      return error as ChatError
+    }
+  })
+  const isPost = (k: number): boolean => {
+    const e = envelopes[k]
+    return !(e instanceof ChatError) && e !== undefined && e.action === 'POST_MESSAGE'
+  }
+  let i = 0
+  while (i < requests.length) {
+    const env = envelopes[i]!
+    if (env instanceof ChatError) {
+      outcomes[i] = { ok: false, error: env }
+      i++
+      continue
+    }
+    if (!isPost(i)) {
+      const r = await settle(handleOne(core, caller, env))
+      outcomes[i] = r.ok ? { ok: true, reply: r.value } : { ok: false, error: r.error }
+      i++
+      continue
+    }
+    let j = i
+    while (j < requests.length && isPost(j)) j++
+    const run = envelopes.slice(i, j) as RequestEnvelope[]
+    const checked = await Promise.all(run.map((e) => settle(checkPostMessage(core, caller, e.data))))
+    // doPostMessage hands its input to the sequencer synchronously, so this map keeps order.
+    const committed = await Promise.all(checked.map((c) => (c.ok ? settle(doPostMessage(core, c.value)) : Promise.resolve(c))))
+    committed.forEach((c, k) => {
+      const e = run[k]!
+      outcomes[i + k] = c.ok ? { ok: true, reply: reply('POST_MESSAGE_RESPONSE', c.value, e.request_id) } : { ok: false, error: c.error }
+    })
+    i = j
+  }
+  return outcomes.map((o, k) => (o.ok ? o.reply : errorEnvelope(o.error, requestIdOf(requests[k]), log)))
+}

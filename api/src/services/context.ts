@@ -1,0 +1,20 @@
+import type { Config } from '../../../config/schema.ts'
+import type { Sequencer } from '../sequencer/sequencer.ts'
+import type { Store } from '../store/store.ts'
+import type { TokenService } from '../auth/tokens.ts'
+
+/** What every service function works with. */
+export interface Core {
+  config: Config
+  store: Store
+  sequencer: Sequencer
+  tokens: TokenService
+}
+
+/** The authenticated caller of a request. */
+export interface Caller {
+  userId: string
+  username: string
+  /** MQTT client id when the request came over MQTT. */
+  clientId?: string
+}
