@@ -1,0 +1,107 @@
+// Builds an Aedes broker with Chime's hooks; it does not listen (see listen.ts). Without
+// Redis it keeps sessions in memory; with Redis, sessions and offline queues live in
+// aedes-persistence-redis and publishes fan out between nodes through mqemitter-redis.
+import { Aedes, type AedesOptions } from 'aedes'
+import { createRequire } from 'node:module'
+import type { TokenService } from '../../api/src/auth/tokens.ts'
+import type { Directory } from '../../api/src/store/directory.ts'
+import { AccessPolicy } from './access.ts'
+import { createAuthenticate } from './hooks/authenticate.ts'
+import { createAuthorizePublish } from './hooks/authorize-publish.ts'
+import { createAuthorizeSubscribe } from './hooks/authorize-subscribe.ts'
+import type { RequestBackend } from './request-backend.ts'
+import { RequestGateway } from './request-gateway.ts'
+
+const require = createRequire(import.meta.url)
+
+export interface BrokerLogger {
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+export interface ClusterOptions {
+  redisUrl: string
+  /** Prefix of the fan-out channels in Redis, so deployments can share a Redis server. */
+  pubSubPrefix?: string
+}
+
+/** Redis-backed persistence and emitter, shared by broker nodes and API sidecars. */
+export function clusterOptions({ redisUrl, pubSubPrefix = 'chime:' }: ClusterOptions): Pick<AedesOptions, 'persistence' | 'mq'> {
+  const redisPersistence = require('aedes-persistence-redis') as (opts: object) => AedesOptions['persistence']
+  const { MQEmitterRedisPrefix } = require('mqemitter-redis') as { MQEmitterRedisPrefix: new (prefix: string, opts: object) => AedesOptions['mq'] }
+  return {
+    persistence: redisPersistence({ connectionString: redisUrl, ...redisConnection(redisUrl) }),
+    mq: new MQEmitterRedisPrefix(pubSubPrefix, { connectionString: redisUrl }),
+  }
+}
+
+function redisConnection(url: string): { host: string; port: number; db: number; password?: string } {
+  const u = new URL(url)
+  const out: { host: string; port: number; db: number; password?: string } = {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    db: Number(u.pathname.slice(1) || 0),
+  }
+  if (u.password !== '') out.password = decodeURIComponent(u.password)
+  return out
+}
+
+export interface BrokerDeps {
+  tokens: TokenService
+  directory: Directory
+  backend: RequestBackend
+  log: BrokerLogger
+  cluster?: ClusterOptions
+}
+
+/**
+ * Closes an Aedes instance and its persistence, in the only order that terminates:
+ * aedes.close() leaves the persistence open, and aedes-persistence-redis's destroy() first
+ * unsubscribes from the broker's emitter, so it must run after the clients are gone and
+ * before aedes.close() shuts the emitter.
+ */
+export async function closeAedes(aedes: Aedes): Promise<void> {
+  const clients = Object.values((aedes as unknown as { clients: Record<string, { close(cb: () => void): void }> }).clients)
+  await Promise.all(clients.map((c) => new Promise<void>((resolve) => c.close(() => resolve()))))
+  // Called without a callback: the callback form waits for a 'ready' event that aedes 1.x,
+  // which calls the async setup() directly, never causes.
+  const persistence = (aedes as unknown as { persistence?: { destroy?: () => unknown } }).persistence
+  if (typeof persistence?.destroy === 'function') await persistence.destroy()
+  await new Promise<void>((resolve) => aedes.close(() => resolve()))
+}
+
+export interface ChimeBroker {
+  aedes: Aedes
+  close(): Promise<void>
+}
+
+export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
+  const onError = (err: unknown): void => deps.log.error({ err }, 'broker hook failed')
+  const dropped = new WeakSet<object>()
+  const access = new AccessPolicy(deps.directory)
+  let gateway: RequestGateway | undefined
+  const aedes = await Aedes.createBroker({
+    ...(deps.cluster ? clusterOptions(deps.cluster) : {}),
+    maxClientsIdLength: 64,
+    authenticate: createAuthenticate(deps.tokens),
+    authorizeSubscribe: createAuthorizeSubscribe(access, onError),
+    authorizePublish: (client, packet, done) => createAuthorizePublish(access, gateway!, dropped, onError)(client, packet, done),
+  })
+  gateway = new RequestGateway(aedes, deps.backend)
+  // Consumed requests and refused publishes stop here instead of entering the fan-out.
+  const publish = aedes.publish.bind(aedes)
+  aedes.publish = ((packet, ...rest: unknown[]) => {
+    if (dropped.has(packet)) {
+      const done = rest.find((r): r is (err?: Error) => void => typeof r === 'function')
+      done?.()
+      return
+    }
+    return (publish as (...args: unknown[]) => void)(packet, ...rest)
+  }) as Aedes['publish']
+  aedes.on('clientError', (client, err) => deps.log.warn({ clientId: client.id, err: err.message }, 'client error'))
+  aedes.on('connectionError', (_client, err) => deps.log.warn({ err: err.message }, 'connection error'))
+  return {
+    aedes,
+    close: () => closeAedes(aedes),
+  }
+}

@@ -1,0 +1,40 @@
+import type { Client, PublishPacket } from 'aedes'
+import { ChatError } from '../../../clients/sdk/src/errors.ts'
+import { parseTopic } from '../../../clients/sdk/src/topics.ts'
+import type { AccessPolicy } from '../access.ts'
+import type { RequestGateway } from '../request-gateway.ts'
+import { sessionOf } from '../sessions.ts'
+
+/**
+ * PUBLISH. aedes disconnects a client whose publish is refused with an error, so a refused
+ * publish is answered with an ERROR on the publisher's inbox and dropped instead (the
+ * `dropped` set, read by the broker's publish guard): one bad packet never costs the
+ * connection. Requests are consumed here and never enter the fan-out.
+ */
+export function createAuthorizePublish(access: AccessPolicy, gateway: RequestGateway, dropped: WeakSet<object>, onError: (err: unknown) => void) {
+  return function authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const session = sessionOf(client)
+    // Publishes without a client are the platform's own (wills are checked like any publish).
+    if (client === null) return done(null)
+    if (session === undefined) return done(new Error('not authenticated'))
+    const t = parseTopic(packet.topic)
+    const drop = (err: ChatError): void => {
+      dropped.add(packet)
+      gateway.replyError(session, err)
+      done(null)
+    }
+    if (t?.kind === 'requests') {
+      if (t.clientId !== client.id) return drop(new ChatError('CLIENT_ID_MISMATCH', `publish requests on requests/${client.id}`))
+      dropped.add(packet)
+      gateway.accept(client, packet.payload as Buffer, () => done(null))
+      return
+    }
+    access.mayPublish(session, packet.topic).then(
+      (ok) => (ok ? done(null) : drop(new ChatError('FORBIDDEN_TOPIC', `you may not publish on ${packet.topic.slice(0, 200)}`))),
+      (err: unknown) => {
+        onError(err)
+        drop(new ChatError('INTERNAL'))
+      },
+    )
+  }
+}

@@ -1,0 +1,19 @@
+import type { Client } from 'aedes'
+
+/** Who is behind an MQTT connection, set by the authenticate hook. */
+export interface Session {
+  userId: string
+  username: string
+  /** The token the client connected with; forwarded to the API sidecar with its requests. */
+  token: string
+}
+
+const sessions = new WeakMap<Client, Session>()
+
+export function setSession(client: Client, session: Session): void {
+  sessions.set(client, session)
+}
+
+export function sessionOf(client: Client | null | undefined): Session | undefined {
+  return client ? sessions.get(client) : undefined
+}
