@@ -1,0 +1,210 @@
+// The three ways Chime runs: all in one process (embedded default), a broker node, an API
+// sidecar. Each returns a handle with the bound ports and a close() that stops everything.
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { join, resolve } from 'node:path'
+import type { Server } from 'node:net'
+import { Aedes } from 'aedes'
+import pino, { type Logger } from 'pino'
+import type { Config } from '../config/schema.ts'
+import { ConfigError } from '../config/load-config.ts'
+import { buildApp } from '../api/src/app.ts'
+import { createTokenService } from '../api/src/auth/tokens.ts'
+import { migrate } from '../api/src/db/migrate.ts'
+import { checkSchemaDrift } from '../api/src/db/schema-drift.ts'
+import { sqliteUrlForDataDir } from '../api/src/db/open-database.ts'
+import { createAedesPublisher } from '../api/src/publish/aedes-publisher.ts'
+import { dispatchRequests } from '../api/src/requests/dispatch.ts'
+import { Sequencer, type DeltaPublisher } from '../api/src/sequencer/sequencer.ts'
+import type { Core } from '../api/src/services/context.ts'
+import { openStore, type Store } from '../api/src/store/store.ts'
+import { closeAedes, clusterOptions, createBroker, type ChimeBroker } from '../broker/src/create-broker.ts'
+import { describeListenError, listenMqtt } from '../broker/src/listen.ts'
+import { createHttpRequestBackend, type RequestBackend } from '../broker/src/request-backend.ts'
+
+export interface Running {
+  httpPort: number
+  mqttPort: number | null
+  databaseUrl: string
+  log: Logger
+  close(): Promise<void>
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.logLevel, base: { service: 'chime' } })
+}
+
+/** The token secret: configured, or (embedded only) generated once into the data dir. */
+async function jwtSecret(config: Config, embedded: boolean): Promise<string> {
+  if (config.jwtSecret !== '') return config.jwtSecret
+  if (!embedded) throw new ConfigError('CHIME_JWT_SECRET is required when broker and API run as separate processes (all of them need the same secret)')
+  const file = join(resolve(config.dataDir), 'jwt-secret')
+  try {
+    const existing = (await readFile(file, 'utf8')).trim()
+    if (existing.length >= 32) return existing
+  } catch {
+    // first start: create it below
+  }
+  const secret = randomBytes(48).toString('base64url')
+  await mkdir(resolve(config.dataDir), { recursive: true })
+  await writeFile(file, secret + '\n', { mode: 0o600 })
+  return secret
+}
+
+/** SQLite is migrated at start-up; MySQL must have been migrated (npm run db:migrate). */
+async function prepareDatabase(config: Config): Promise<string> {
+  if (config.databaseUrl === '') {
+    const url = sqliteUrlForDataDir(resolve(config.dataDir))
+    await migrate(url)
+    return url
+  }
+  if (config.databaseUrl.startsWith('file:')) {
+    await migrate(config.databaseUrl)
+    return config.databaseUrl
+  }
+  const drift = await checkSchemaDrift(config.databaseUrl)
+  if (drift.length > 0) throw new ConfigError(`the database at DATABASE_URL does not match the schema; run \`npm run db:migrate\` (${drift.slice(0, 3).join('; ')})`)
+  return config.databaseUrl
+}
+
+function coreOf(config: Config, store: Store, publisher: DeltaPublisher, secret: string, log: Logger): Core {
+  const sequencer = new Sequencer(store.log, publisher, config.sequencerBatchMax, (err) => log.error({ err }, 'publishing committed deltas failed; clients recover them through SYNC'))
+  return { config, store, sequencer, tokens: createTokenService(secret, config.tokenTtlSeconds) }
+}
+
+async function listenHttp(app: Awaited<ReturnType<typeof buildApp>>, config: Config): Promise<number> {
+  try {
+    await app.listen({ port: config.httpPort, host: config.host })
+  } catch (err) {
+    throw describeListenError(err, 'HTTP', 'CHIME_HTTP_PORT', config.httpPort)
+  }
+  const address = app.server.address()
+  return typeof address === 'object' && address !== null ? address.port : config.httpPort
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((r) => server.close(() => r()))
+}
+
+/** Everything in one process: broker, API (and web client) over one store. */
+export async function startEmbedded(config: Config, log: Logger = createLogger(config)): Promise<Running> {
+  const secret = await jwtSecret(config, true)
+  const databaseUrl = await prepareDatabase(config)
+  const store = await openStore(databaseUrl, { maxDeltas: config.partitionMaxDeltas, maxBytes: config.partitionMaxBytes })
+  let core: Core | undefined
+  const backend: RequestBackend = {
+    handle: (session, clientId, requests) => dispatchRequests(core!, { userId: session.userId, username: session.username, clientId }, requests, log),
+  }
+  const tokens = createTokenService(secret, config.tokenTtlSeconds)
+  const broker = await createBroker({ tokens, directory: store.directory, backend, log, ...(config.redisUrl ? { cluster: { redisUrl: config.redisUrl } } : {}) })
+  core = coreOf(config, store, createAedesPublisher(broker.aedes), secret, log)
+  const app = await buildApp(core, { broker: broker.aedes, logger: log })
+  let mqtt: { server: Server; port: number } | undefined
+  try {
+    mqtt = await listenMqtt(broker.aedes, config.mqttPort, config.host)
+    const httpPort = await listenHttp(app, config)
+    return {
+      httpPort,
+      mqttPort: mqtt.port,
+      databaseUrl,
+      log,
+      async close() {
+        // Stop intake, let committed posts publish, then disconnect clients and stores.
+        const listenerClosed = closeServer(mqtt!.server)
+        await app.close()
+        await core!.sequencer.close()
+        await broker.close()
+        await listenerClosed
+        await store.close()
+      },
+    }
+  } catch (err) {
+    if (mqtt) await closeServer(mqtt.server)
+    await app.close()
+    await broker.close()
+    await store.close()
+    throw err
+  }
+}
+
+/** A broker node: MQTT (TCP and WebSocket); hands requests to the API sidecar at CHIME_API_URL. */
+export async function startBrokerNode(config: Config, log: Logger = createLogger(config)): Promise<Running & { broker: ChimeBroker }> {
+  if (config.redisUrl === '' || config.databaseUrl === '') throw new ConfigError('a broker node needs REDIS_URL and DATABASE_URL')
+  const secret = await jwtSecret(config, false)
+  const databaseUrl = await prepareDatabase(config)
+  const store = await openStore(databaseUrl, { maxDeltas: config.partitionMaxDeltas, maxBytes: config.partitionMaxBytes })
+  const broker = await createBroker({
+    tokens: createTokenService(secret, config.tokenTtlSeconds),
+    directory: store.directory,
+    backend: createHttpRequestBackend(config.apiUrl),
+    log,
+    cluster: { redisUrl: config.redisUrl },
+  })
+  const Fastify = (await import('fastify')).default
+  const websocket = (await import('@fastify/websocket')).default
+  const { createWebSocketStream } = await import('ws')
+  const app = Fastify({ logger: false })
+  await app.register(websocket)
+  app.get('/healthz', async () => ({ status: 'ok', role: 'broker' }))
+  app.get('/mqtt', { websocket: true }, (socket, request) => {
+    const stream = createWebSocketStream(socket)
+    stream.on('error', () => stream.destroy())
+    broker.aedes.handle(stream, request.raw)
+  })
+  const mqtt = await listenMqtt(broker.aedes, config.mqttPort, config.host).catch(async (err: unknown) => {
+    await broker.close()
+    await store.close()
+    throw err
+  })
+  const httpPort = await listenHttp(app as never, config).catch(async (err: unknown) => {
+    await closeServer(mqtt.server)
+    await broker.close()
+    await store.close()
+    throw err
+  })
+  return {
+    httpPort,
+    mqttPort: mqtt.port,
+    databaseUrl,
+    log,
+    broker,
+    async close() {
+      const listenerClosed = closeServer(mqtt.server)
+      await app.close()
+      await broker.close()
+      await listenerClosed
+      await store.close()
+    },
+  }
+}
+
+/**
+ * An API sidecar: HTTP API; sequences and commits, then publishes through a listener-less
+ * Aedes node that shares Redis persistence and fan-out with the broker nodes.
+ */
+export async function startApiNode(config: Config, log: Logger = createLogger(config)): Promise<Running> {
+  if (config.redisUrl === '' || config.databaseUrl === '') throw new ConfigError('an API sidecar needs REDIS_URL and DATABASE_URL')
+  const secret = await jwtSecret(config, false)
+  const databaseUrl = await prepareDatabase(config)
+  const store = await openStore(databaseUrl, { maxDeltas: config.partitionMaxDeltas, maxBytes: config.partitionMaxBytes })
+  const node = await Aedes.createBroker(clusterOptions({ redisUrl: config.redisUrl }))
+  const core = coreOf(config, store, createAedesPublisher(node), secret, log)
+  const app = await buildApp(core, { logger: log })
+  const httpPort = await listenHttp(app, config).catch(async (err: unknown) => {
+    await closeAedes(node)
+    await store.close()
+    throw err
+  })
+  return {
+    httpPort,
+    mqttPort: null,
+    databaseUrl,
+    log,
+    async close() {
+      await app.close()
+      await core.sequencer.close()
+      await closeAedes(node)
+      await store.close()
+    },
+  }
+}

@@ -1,0 +1,70 @@
+// The sequencer publishes only what committed, after the commit, in commit order.
+import t from 'tap'
+import { Sequencer, type DeltaPublisher } from '../../api/src/sequencer/sequencer.ts'
+import type { DeltaLog } from '../../api/src/store/delta-log.ts'
+import type { AppendInput, AppendResult, DeltaRecord } from '../../api/src/store/types.ts'
+
+function fakeLog(behaviour: (inputs: readonly AppendInput[]) => Promise<void>): { log: DeltaLog; committed: DeltaRecord[]; batches: number[] } {
+  let id = 0n
+  const committed: DeltaRecord[] = []
+  const batches: number[] = []
+  const log = {
+    async append(inputs: readonly AppendInput[]): Promise<AppendResult[]> {
+      batches.push(inputs.length)
+      await behaviour(inputs)
+      const out = inputs.map((i) => ({ delta: { deltaId: ++id, channelId: i.channelId, serverId: null, seq: id, type: i.type, userId: i.userId, content: i.content, clientMsgId: null, isPartitionHead: false, createdAt: new Date() }, duplicate: false }))
+      committed.push(...out.map((o) => o.delta))
+      return out
+    },
+  } as unknown as DeltaLog
+  return { log, committed, batches }
+}
+
+const input = (content: string): AppendInput => ({ channelId: 'C', userId: 'U', type: 'message', content })
+
+t.test('nothing is published before its commit, and order is commit order', async (t) => {
+  let release!: () => void
+  const gate = new Promise<void>((r) => (release = r))
+  const { log, committed } = fakeLog(() => gate)
+  const published: string[] = []
+  const publisher: DeltaPublisher = {
+    async publish(deltas) {
+      for (const d of deltas) {
+        t.ok(committed.some((c) => c.deltaId === d.deltaId), `delta ${d.deltaId} was committed before it was published`)
+        published.push(d.content!)
+      }
+    },
+  }
+  const seq = new Sequencer(log, publisher, 100, (err) => t.fail(String(err)))
+  const pending = ['a', 'b', 'c'].map((c) => seq.append(input(c)))
+  await new Promise((r) => setImmediate(r))
+  t.same(published, [], 'nothing published while the transaction is open')
+  release()
+  await Promise.all(pending)
+  await seq.close()
+  t.same(published, ['a', 'b', 'c'])
+})
+
+t.test('posts arriving during a transaction join the next one (group commit)', async (t) => {
+  const { log, batches } = fakeLog(() => new Promise((r) => setTimeout(r, 5)))
+  const seq = new Sequencer(log, { publish: async () => {} }, 50, () => {})
+  const first = seq.append(input('first'))
+  await new Promise((r) => setImmediate(r))
+  const rest = Array.from({ length: 120 }, (_, i) => seq.append(input(`p${i}`)))
+  await Promise.all([first, ...rest])
+  await seq.close()
+  t.same(batches, [1, 50, 50, 20], 'one alone, then batches up to the maximum')
+})
+
+t.test('a failed batch is retried post by post, so one bad post fails alone', async (t) => {
+  const { log } = fakeLog(async (inputs) => {
+    if (inputs.some((i) => i.content === 'poison')) throw new Error('constraint failed')
+  })
+  const published: string[] = []
+  const seq = new Sequencer(log, { publish: async (ds) => void published.push(...ds.map((d) => d.content!)) }, 100, () => {})
+  const gate = seq.append(input('opener'))
+  const results = await Promise.allSettled([gate, seq.append(input('ok1')), seq.append(input('poison')), seq.append(input('ok2'))])
+  await seq.close()
+  t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
+  t.same(published, ['opener', 'ok1', 'ok2'], 'the failed post was never published')
+})
