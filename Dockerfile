@@ -5,6 +5,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY prisma ./prisma
 COPY prisma.config.ts tsconfig.json ./
+COPY bin/postinstall.ts ./bin/postinstall.ts
 RUN npm ci --no-audit --no-fund
 COPY . .
 ENV CHIME_DATA_DIR=/data

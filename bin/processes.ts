@@ -27,6 +27,8 @@ export interface Running {
   mqttPort: number | null
   databaseUrl: string
   log: Logger
+  /** The broker of this process (embedded profile and broker nodes). */
+  aedes?: Aedes
   close(): Promise<void>
 }
 
@@ -108,6 +110,7 @@ export async function startEmbedded(config: Config, log: Logger = createLogger(c
       mqttPort: mqtt.port,
       databaseUrl,
       log,
+      aedes: broker.aedes,
       async close() {
         // Stop intake, let committed posts publish, then disconnect clients and stores.
         const listenerClosed = closeServer(mqtt!.server)

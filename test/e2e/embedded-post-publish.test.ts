@@ -1,7 +1,7 @@
 // The walking skeleton end to end on the embedded profile (SQLite, in-memory broker):
 // register, create a server, subscribe over MQTT, post over MQTT and HTTP, sync, restore.
 import t from 'tap'
-import { collect, request, startTestChime } from '../helpers/chime.ts'
+import { collect, request, startTestChime, trySubscribe } from '../helpers/chime.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { topics } from '../../clients/sdk/src/topics.ts'
 import type { DeltaJson, Envelope } from '../../clients/sdk/src/protocol.ts'
@@ -100,4 +100,28 @@ t.test('CONNECT without a token, with a bad token, or with another user name is 
     )
     t.equal(err?.code, 5, `${what}: CONNACK 5 not authorized`)
   }
+})
+
+t.test('typing events: members publish and receive them at QoS 0; outsiders may not', async (t) => {
+  const chime = await startTestChime(t)
+  const alice = await chime.register()
+  const bob = await chime.register()
+  const eve = await chime.register()
+  const { body: server } = await chime.http<{ server_id: string; channel_id: string }>('POST', '/api/servers', { token: alice.token, body: { name: 'Typing', is_public: false } })
+  await chime.http('POST', '/api/servers', { token: bob.token, body: { name: 'other' } })
+  const typing = topics.typing(server.server_id, server.channel_id)
+  const a = await chime.connect(alice)
+  const got: string[] = []
+  a.on('message', (tp, p) => tp === typing && got.push(p.toString()))
+  await a.subscribeAsync(topics.serverWildcard(server.server_id), { qos: 0 })
+  const e = await chime.connect(eve)
+  t.same(await trySubscribe(e, typing, 0), [128], 'an outsider cannot listen to typing')
+  await e.publishAsync(typing, JSON.stringify({ user_id: eve.user_id, typing: true }), { qos: 0 })
+  const sameUser = await chime.connect(alice)
+  await sameUser.publishAsync(typing, JSON.stringify({ user_id: alice.user_id, typing: true }), { qos: 0 })
+  await waitFor('the member typing event', () => (got.length >= 1 ? true : undefined))
+  // a later event proves the outsider's earlier one was not merely slow
+  await sameUser.publishAsync(typing, JSON.stringify({ user_id: alice.user_id, typing: false }), { qos: 0 })
+  await waitFor('the second event', () => (got.length >= 2 ? true : undefined))
+  t.same(got.map((g) => JSON.parse(g).user_id), [alice.user_id, alice.user_id], 'only members\' typing events arrive')
 })
