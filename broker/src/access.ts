@@ -1,4 +1,4 @@
-import { parseFilter, parseTopic } from '../../clients/sdk/src/topics.ts'
+import { parseFilter, parseTopic, topics } from '../../clients/sdk/src/topics.ts'
 import type { Directory } from '../../api/src/store/directory.ts'
 import type { Session } from './sessions.ts'
 
@@ -43,4 +43,11 @@ export class AccessPolicy {
     const channel = await this.directory.findChannel(channelId)
     return channel !== null && channel.serverId === serverId && (await this.directory.canRead(session.userId, channel))
   }
+}
+
+/** Whether a topic is covered by one of the filters granted to a session (exact or server-wide). */
+export function grantCovers(granted: ReadonlySet<string>, topic: string): boolean {
+  if (granted.has(topic)) return true
+  const t = parseTopic(topic)
+  return t !== null && (t.kind === 'server-channel' || t.kind === 'typing') && granted.has(topics.serverWildcard(t.serverId))
 }

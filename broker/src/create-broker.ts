@@ -7,6 +7,7 @@ import type { TokenService } from '../../api/src/auth/tokens.ts'
 import type { Directory } from '../../api/src/store/directory.ts'
 import { AccessPolicy } from './access.ts'
 import { createAuthenticate } from './hooks/authenticate.ts'
+import { authorizeForward } from './hooks/authorize-forward.ts'
 import { createAuthorizePublish } from './hooks/authorize-publish.ts'
 import { createAuthorizeSubscribe } from './hooks/authorize-subscribe.ts'
 import type { RequestBackend } from './request-backend.ts'
@@ -80,13 +81,16 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
   const dropped = new WeakSet<object>()
   const access = new AccessPolicy(deps.directory)
   let gateway: RequestGateway | undefined
+  let instance: Aedes | undefined
   const aedes = await Aedes.createBroker({
     ...(deps.cluster ? clusterOptions(deps.cluster) : {}),
     maxClientsIdLength: 64,
-    authenticate: createAuthenticate(deps.tokens),
+    authenticate: createAuthenticate(deps.tokens, () => instance!),
+    authorizeForward,
     authorizeSubscribe: createAuthorizeSubscribe(access, onError),
     authorizePublish: (client, packet, done) => createAuthorizePublish(access, gateway!, dropped, onError)(client, packet, done),
   })
+  instance = aedes
   gateway = new RequestGateway(aedes, deps.backend)
   // Consumed requests and refused publishes stop here instead of entering the fan-out.
   const publish = aedes.publish.bind(aedes)

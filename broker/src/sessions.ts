@@ -6,6 +6,12 @@ export interface Session {
   username: string
   /** The token the client connected with; forwarded to the API sidecar with its requests. */
   token: string
+  /**
+   * Filters granted to this connection's user, including restored persistent subscriptions
+   * (aedes re-authorises those on connect). Forwarding checks against these, so a session
+   * taken over under another user's client id never delivers that user's queue.
+   */
+  granted: Set<string>
 }
 
 const sessions = new WeakMap<Client, Session>()

@@ -8,7 +8,10 @@ export function createAuthorizeSubscribe(access: AccessPolicy, onError: (err: un
     const session = sessionOf(client)
     if (session === undefined) return done(null, null)
     access.maySubscribe(session, sub.topic).then(
-      (ok) => done(null, ok ? sub : null),
+      (ok) => {
+        if (ok) session.granted.add(sub.topic)
+        done(null, ok ? sub : null)
+      },
       (err: unknown) => {
         onError(err)
         done(null, null)
