@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { join, resolve } from 'node:path'
 import type { Server } from 'node:net'
 import { Aedes } from 'aedes'
+import Fastify, { type FastifyInstance } from 'fastify'
 import pino, { type Logger } from 'pino'
 import type { Config } from '../config/schema.ts'
 import { ConfigError } from '../config/load-config.ts'
@@ -20,6 +21,7 @@ import type { Core } from '../api/src/services/context.ts'
 import { openStore, type Store } from '../api/src/store/store.ts'
 import { closeAedes, clusterOptions, createBroker, type ChimeBroker } from '../broker/src/create-broker.ts'
 import { describeListenError, listenMqtt } from '../broker/src/listen.ts'
+import { registerMqttWebSocket } from '../broker/src/websocket.ts'
 import { createHttpRequestBackend, type RequestBackend } from '../broker/src/request-backend.ts'
 
 export interface Running {
@@ -74,7 +76,7 @@ function coreOf(config: Config, store: Store, publisher: DeltaPublisher, secret:
   return { config, store, sequencer, tokens: createTokenService(secret, config.tokenTtlSeconds) }
 }
 
-async function listenHttp(app: Awaited<ReturnType<typeof buildApp>>, config: Config): Promise<number> {
+async function listenHttp(app: FastifyInstance, config: Config): Promise<number> {
   try {
     await app.listen({ port: config.httpPort, host: config.host })
   } catch (err) {
@@ -143,23 +145,15 @@ export async function startBrokerNode(config: Config, log: Logger = createLogger
     log,
     cluster: { redisUrl: config.redisUrl },
   })
-  const Fastify = (await import('fastify')).default
-  const websocket = (await import('@fastify/websocket')).default
-  const { createWebSocketStream } = await import('ws')
   const app = Fastify({ logger: false })
-  await app.register(websocket)
   app.get('/healthz', async () => ({ status: 'ok', role: 'broker' }))
-  app.get('/mqtt', { websocket: true }, (socket, request) => {
-    const stream = createWebSocketStream(socket)
-    stream.on('error', () => stream.destroy())
-    broker.aedes.handle(stream, request.raw)
-  })
+  await registerMqttWebSocket(app, broker.aedes)
   const mqtt = await listenMqtt(broker.aedes, config.mqttPort, config.host).catch(async (err: unknown) => {
     await broker.close()
     await store.close()
     throw err
   })
-  const httpPort = await listenHttp(app as never, config).catch(async (err: unknown) => {
+  const httpPort = await listenHttp(app, config).catch(async (err: unknown) => {
     await closeServer(mqtt.server)
     await broker.close()
     await store.close()

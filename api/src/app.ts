@@ -1,10 +1,9 @@
 // buildApp builds the HTTP API (and, given a broker, MQTT over WebSocket at /mqtt); it does
 // not listen. Tests call app.inject(); server.ts listens.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import websocket from '@fastify/websocket'
-import { createWebSocketStream } from 'ws'
 import type { Aedes } from 'aedes'
 import { ChatError } from '../../clients/sdk/src/errors.ts'
+import { registerMqttWebSocket } from '../../broker/src/websocket.ts'
 import { isValidId } from '../../clients/sdk/src/topics.ts'
 import { checkEnvelope, dispatchRequests, errorEnvelope } from './requests/dispatch.ts'
 import { isPlainObject, type Data } from './requests/fields.ts'
@@ -124,14 +123,6 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     return Array.isArray(request.body) ? replies : replies[0]
   })
 
-  if (opts.broker !== undefined) {
-    const broker = opts.broker
-    await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } })
-    app.get('/mqtt', { websocket: true }, (socket, request) => {
-      const stream = createWebSocketStream(socket)
-      stream.on('error', () => stream.destroy())
-      broker.handle(stream, request.raw)
-    })
-  }
+  if (opts.broker !== undefined) await registerMqttWebSocket(app, opts.broker)
   return app
 }
