@@ -45,6 +45,7 @@ process.once('message', async (job: Job) => {
   const seconds = (performance.now() - start) / 1000
   const sorted = [...latencies].sort((a, b) => a - b)
   const round = (n: number): number => Math.round(n * 100) / 100
+  if (process.env['CHIME_BENCH_DUMP']) console.error('LAT', JSON.stringify(latencies.map((l) => Math.round(l))))
   process.send!({ rate: job.rate, count: job.count, delivered: latencies.length, p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1) ?? NaN), seconds: round(seconds) })
   await Promise.all([sub.endAsync(), pub.endAsync()])
   process.exit(0)

@@ -94,7 +94,7 @@ function closeServer(server: Server): Promise<void> {
 export async function startEmbedded(config: Config, log: Logger = createLogger(config)): Promise<Running> {
   const secret = await jwtSecret(config, true)
   const databaseUrl = await prepareDatabase(config)
-  const store = await openStore(databaseUrl, { maxDeltas: config.partitionMaxDeltas, maxBytes: config.partitionMaxBytes })
+  const store = await openStore(databaseUrl, { maxDeltas: config.partitionMaxDeltas, maxBytes: config.partitionMaxBytes }, { onUnorderedPublish: (why) => log.warn({ why }, 'publishing out of the cross-sidecar order; subscribers recover by seq') })
   let core: Core | undefined
   const backend: RequestBackend = {
     handle: (session, clientId, requests) => dispatchRequests(core!, { userId: session.userId, username: session.username, clientId }, requests, log),
@@ -137,7 +137,7 @@ export async function startBrokerNode(config: Config, log: Logger = createLogger
   if (config.redisUrl === '' || config.databaseUrl === '') throw new ConfigError('a broker node needs REDIS_URL and DATABASE_URL')
   const secret = await jwtSecret(config, false)
   const databaseUrl = await prepareDatabase(config)
-  const store = await openStore(databaseUrl, { maxDeltas: config.partitionMaxDeltas, maxBytes: config.partitionMaxBytes })
+  const store = await openStore(databaseUrl, { maxDeltas: config.partitionMaxDeltas, maxBytes: config.partitionMaxBytes }, { onUnorderedPublish: (why) => log.warn({ why }, 'publishing out of the cross-sidecar order; subscribers recover by seq') })
   const broker = await createBroker({
     tokens: createTokenService(secret, config.tokenTtlSeconds),
     directory: store.directory,
@@ -183,7 +183,7 @@ export async function startApiNode(config: Config, log: Logger = createLogger(co
   if (config.redisUrl === '' || config.databaseUrl === '') throw new ConfigError('an API sidecar needs REDIS_URL and DATABASE_URL')
   const secret = await jwtSecret(config, false)
   const databaseUrl = await prepareDatabase(config)
-  const store = await openStore(databaseUrl, { maxDeltas: config.partitionMaxDeltas, maxBytes: config.partitionMaxBytes })
+  const store = await openStore(databaseUrl, { maxDeltas: config.partitionMaxDeltas, maxBytes: config.partitionMaxBytes }, { onUnorderedPublish: (why) => log.warn({ why }, 'publishing out of the cross-sidecar order; subscribers recover by seq') })
   const node = await Aedes.createBroker(clusterOptions({ redisUrl: config.redisUrl }))
   const core = coreOf(config, store, createAedesPublisher(node), secret, log)
   const app = await buildApp(core, { logger: log })

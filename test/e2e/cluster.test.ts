@@ -72,6 +72,23 @@ t.test('two brokers and two API sidecars over MariaDB and Redis', async (t) => {
   t.equal(got.at(-1)!.content, 'via api-2')
   await waitFor('50 replies on the inbox', () => (inbox.filter((e) => e.action === 'POST_MESSAGE_RESPONSE').length >= 50 ? true : undefined))
 
+  // Both sidecars commit into the same channel at once: every subscriber, on either node,
+  // still sees one gapless order (the publish lock keeps publishes in commit order).
+  const onA = await connect(brokerA!.mqttPort!, bob, 'bob', 'bob-desktop')
+  const gotA: DeltaJson[] = []
+  onA.on('message', (tp, p) => tp === topic && gotA.push((JSON.parse(p.toString()) as Envelope<string, DeltaJson>).data))
+  await onA.subscribeAsync(topic, { qos: 1 })
+  const posterB = await connect(brokerB!.mqttPort!, bob, 'bob', 'bob-poster')
+  const burst = (client: MqttClient, clientId: string, who: string) =>
+    Promise.all(Array.from({ length: 150 }, (_, i) => client.publishAsync(topics.requests(clientId), JSON.stringify({ action: 'POST_MESSAGE', data: { channel_id: channelId, content: `${who} ${i}` } }), { qos: 1 })))
+  await Promise.all([burst(aliceOnA, 'alice-laptop', 'A'), burst(posterB, 'bob-poster', 'B')])
+  await waitFor('300 more deltas everywhere', () => (got.length >= 351 && gotWs.length >= 351 && gotA.length >= 300 ? true : undefined), 30_000)
+  t.same(got.map((d) => Number(d.seq)), Array.from({ length: 351 }, (_, i) => i + 1), 'broker B (TCP): gapless 1..351 in order')
+  t.same(gotWs.map((d) => d.delta_id), got.map((d) => d.delta_id), 'broker B (WebSocket): the same order')
+  t.same(gotA.map((d) => d.delta_id), got.slice(51).map((d) => d.delta_id), 'broker A: the same order')
+  const mixed = got.slice(51).map((d) => d.content!.split(' ')[0])
+  t.ok(mixed.includes('A') && mixed.includes('B'), 'both sidecars committed into the channel')
+
   // A persistent session (clean: false) opened on B gets what arrived while away, through A.
   const offline = await connect(brokerB!.mqttPort!, bob, 'bob', 'bob-tablet', false)
   await offline.subscribeAsync(topic, { qos: 1 })

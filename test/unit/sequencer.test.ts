@@ -9,11 +9,12 @@ function fakeLog(behaviour: (inputs: readonly AppendInput[]) => Promise<void>): 
   const committed: DeltaRecord[] = []
   const batches: number[] = []
   const log = {
-    async append(inputs: readonly AppendInput[]): Promise<AppendResult[]> {
+    async append(inputs: readonly AppendInput[], afterCommit: (r: AppendResult[]) => Promise<void>): Promise<AppendResult[]> {
       batches.push(inputs.length)
       await behaviour(inputs)
       const out = inputs.map((i) => ({ delta: { deltaId: ++id, channelId: i.channelId, serverId: null, seq: id, type: i.type, userId: i.userId, content: i.content, clientMsgId: null, isPartitionHead: false, createdAt: new Date() }, duplicate: false }))
       committed.push(...out.map((o) => o.delta))
+      await afterCommit(out)
       return out
     },
   } as unknown as DeltaLog
@@ -67,4 +68,15 @@ t.test('a failed batch is retried post by post, so one bad post fails alone', as
   await seq.close()
   t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
   t.same(published, ['opener', 'ok1', 'ok2'], 'the failed post was never published')
+})
+
+t.test('a failed publish does not fail the post: it is committed, and SYNC has it', async (t) => {
+  const { log, committed } = fakeLog(async () => {})
+  const errors: unknown[] = []
+  const seq = new Sequencer(log, { publish: async () => { throw new Error('broker down') } }, 10, (err) => errors.push(err))
+  const result = await seq.append(input('kept'))
+  await seq.close()
+  t.equal(result.duplicate, false)
+  t.equal(committed.length, 1)
+  t.equal(errors.length, 1, 'the failure is reported')
 })

@@ -1,7 +1,8 @@
 // Group commit: posts queue up while a transaction is in flight and the next transaction
 // takes all of them (up to batchMax). At low load a post commits alone, at once; under
-// load, transactions grow instead of queueing. After each commit the batch is handed to
-// the publisher, in commit order, before the next batch is published.
+// load, transactions grow instead of queueing. Each batch is published right after its
+// commit and before the next batch commits-and-publishes, so publishes follow commit order
+// (across processes too: see store/append-mysql.ts).
 import type { DeltaLog } from '../store/delta-log.ts'
 import type { AppendInput, AppendResult, DeltaRecord } from '../store/types.ts'
 
@@ -26,7 +27,6 @@ export class Sequencer {
   private queue: Pending[] = []
   private running = false
   private draining: Promise<void> = Promise.resolve()
-  private publishing: Promise<void> = Promise.resolve()
   readonly stats: SequencerStats = { transactions: 0, appended: 0, largestBatch: 0 }
   private closed = false
 
@@ -55,7 +55,7 @@ export class Sequencer {
       const batch = this.queue.splice(0, this.batchMax)
       let results: AppendResult[] | undefined
       try {
-        results = await this.log.append(batch.map((p) => p.input))
+        results = await this.log.append(batch.map((p) => p.input), (r) => this.publish(r))
       } catch (err) {
         if (batch.length === 1) batch[0]!.reject(err)
         else await this.appendOneByOne(batch)
@@ -73,7 +73,7 @@ export class Sequencer {
   private async appendOneByOne(batch: Pending[]): Promise<void> {
     for (const pending of batch) {
       try {
-        const results = await this.log.append([pending.input])
+        const results = await this.log.append([pending.input], (r) => this.publish(r))
         this.stats.transactions += 1
         this.stats.appended += 1
         this.settle([pending], results)
@@ -83,19 +83,25 @@ export class Sequencer {
     }
   }
 
-  private settle(batch: Pending[], results: AppendResult[]): void {
+  // Runs after the commit. A failed publish does not undo the commit: subscribers get those
+  // deltas on their next SYNC.
+  private async publish(results: AppendResult[]): Promise<void> {
     const fresh = results.filter((r) => !r.duplicate).map((r) => r.delta)
-    if (fresh.length > 0) {
-      // Chain publishes so batches reach subscribers in commit order.
-      this.publishing = this.publishing.then(() => this.publisher.publish(fresh)).catch(this.onPublishError)
+    if (fresh.length === 0) return
+    try {
+      await this.publisher.publish(fresh)
+    } catch (err) {
+      this.onPublishError(err)
     }
+  }
+
+  private settle(batch: Pending[], results: AppendResult[]): void {
     batch.forEach((p, i) => p.resolve(results[i]!))
   }
 
-  /** Waits for queued posts and publishes, then refuses new posts. */
+  /** Waits for queued posts and their publishes, then refuses new posts. */
   async close(): Promise<void> {
     this.closed = true
     await this.draining
-    await this.publishing
   }
 }

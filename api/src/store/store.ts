@@ -1,4 +1,6 @@
-import { openDatabase, type Database } from '../db/open-database.ts'
+import { openDatabase, sqlitePath, type Database } from '../db/open-database.ts'
+import { createMysqlAppendEngine } from './append-mysql.ts'
+import { createSqliteAppendEngine } from './append-sqlite.ts'
 import { DeltaLog } from './delta-log.ts'
 import { Directory } from './directory.ts'
 import type { PartitionLimits } from './types.ts'
@@ -11,12 +13,23 @@ export interface Store {
   close(): Promise<void>
 }
 
-export async function openStore(url: string, limits: PartitionLimits): Promise<Store> {
+export interface StoreOptions {
+  /** Told when publishes could not be kept in commit order across sidecars. */
+  onUnorderedPublish?: (why: string) => void
+}
+
+export async function openStore(url: string, limits: PartitionLimits, opts: StoreOptions = {}): Promise<Store> {
   const db = await openDatabase(url)
+  // The append path runs on the drivers directly (prepared statements, one round trip per
+  // statement instead of Prisma's per-query planning); everything else goes through Prisma.
+  const engine = db.dialect === 'mysql' ? createMysqlAppendEngine(url, limits, opts) : createSqliteAppendEngine(sqlitePath(url), limits)
   return {
     db,
     directory: new Directory(db),
-    log: new DeltaLog(db, limits),
-    close: () => db.close(),
+    log: new DeltaLog(db, engine),
+    async close() {
+      await engine.close()
+      await db.close()
+    },
   }
 }

@@ -1,0 +1,128 @@
+// The append transaction on MySQL/MariaDB, through a mysql2 pool of its own (prepared
+// statements, multi-row inserts) at READ COMMITTED:
+//   lock the sequencer row -> read cursors and retried client_msg_ids -> write the plan ->
+//   GET_LOCK(publish) -> COMMIT -> afterCommit (publish) -> RELEASE_LOCK.
+// The named lock is taken while the sequencer row is still held and released only after the
+// publish, so across every API sidecar the publishes happen in commit order. If a sidecar
+// dies, its connection and with it both locks go away.
+import { createPool, type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise'
+import type { AppendInput, AppendResult, DeltaRecord, PartitionLimits } from './types.ts'
+import { planAppend, retryKey, toRecord, type AppendPlan, type ChannelCursor } from './append-plan.ts'
+import type { AppendEngine } from './append-engine.ts'
+import { mysqlParts } from '../db/open-database.ts'
+
+const PUBLISH_LOCK_TIMEOUT_S = 30
+
+export interface MysqlAppendOptions {
+  onUnorderedPublish?: (why: string) => void
+}
+
+export function createMysqlAppendEngine(url: string, limits: PartitionLimits, opts: MysqlAppendOptions = {}): AppendEngine {
+  const p = mysqlParts(url)
+  const pool: Pool = createPool({
+    host: p.host, port: p.port, user: p.user, password: p.password, database: p.database,
+    connectionLimit: 4, timezone: 'Z', supportBigNumbers: true, bigNumberStrings: true, dateStrings: true,
+  })
+  pool.on('connection', (conn) => {
+    conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED')
+  })
+  const publishLock = `chime_publish_${p.database}`
+
+  async function write(conn: PoolConnection, plan: AppendPlan): Promise<void> {
+    const d = plan.deltas
+    await conn.query(
+      'INSERT INTO deltas (delta_id, channel_id, seq, type, user_id, content, client_msg_id, is_partition_head, timestamp) VALUES ?',
+      [d.map((r) => [r.id.toString(), r.channelId, r.seq.toString(), r.type, r.userId, r.content, r.clientMsgId, r.isPartitionHead ? 1 : 0, r.createdAt])],
+    )
+    const messages = d.filter((r) => r.type === 'message')
+    if (messages.length > 0) {
+      await conn.query(
+        'INSERT INTO messages (message_id, channel_id, seq, user_id, content, timestamp) VALUES ?',
+        [messages.map((r) => [r.id.toString(), r.channelId, r.seq.toString(), r.userId, r.content, r.createdAt])],
+      )
+    }
+    for (const w of plan.partitions) {
+      if (w.mode === 'create') {
+        await conn.execute(
+          'INSERT INTO delta_partitions (channel_id, partition_no, start_delta_id, end_delta_id, start_seq, end_seq, delta_count, byte_size, sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP(3))',
+          [w.channelId, w.partitionNo, w.startDeltaId.toString(), w.endDeltaId.toString(), w.startSeq.toString(), w.endSeq.toString(), w.deltaCount, w.byteSize.toString(), w.sealed ? 1 : 0],
+        )
+      } else if (w.mode === 'update') {
+        await conn.execute(
+          'UPDATE delta_partitions SET end_delta_id = ?, end_seq = ?, delta_count = ?, byte_size = ?, sealed = ? WHERE channel_id = ? AND partition_no = ?',
+          [w.endDeltaId.toString(), w.endSeq.toString(), w.deltaCount, w.byteSize.toString(), w.sealed ? 1 : 0, w.channelId, w.partitionNo],
+        )
+      } else {
+        await conn.execute('UPDATE delta_partitions SET sealed = TRUE WHERE channel_id = ? AND partition_no = ?', [w.channelId, w.partitionNo])
+      }
+    }
+    for (const c of plan.channels) {
+      await conn.execute('UPDATE channels SET last_seq = ?, partition_no = ?, partition_deltas = ?, partition_bytes = ? WHERE id = ?', [c.lastSeq.toString(), c.partitionNo, c.partitionDeltas, c.partitionBytes.toString(), c.id])
+    }
+    await conn.execute('UPDATE sequencer SET last_delta_id = ? WHERE id = 1', [plan.lastDeltaId.toString()])
+  }
+
+  async function plan(conn: PoolConnection, inputs: readonly AppendInput[]): Promise<AppendPlan> {
+    const [locked] = await conn.execute<RowDataPacket[]>('SELECT last_delta_id AS last FROM sequencer WHERE id = 1 FOR UPDATE')
+    if (locked.length !== 1) throw new Error('the sequencer row is missing: run the migrations')
+    const ids = [...new Set(inputs.map((i) => i.channelId))]
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT id, server_id, last_seq, partition_no, partition_deltas, partition_bytes FROM channels WHERE id IN (?)', [ids])
+    const cursors: ChannelCursor[] = rows.map((c) => ({
+      id: c['id'] as string, serverId: c['server_id'] as string | null, lastSeq: BigInt(c['last_seq'] as string),
+      partitionNo: Number(c['partition_no']), partitionDeltas: Number(c['partition_deltas']), partitionBytes: BigInt(c['partition_bytes'] as string),
+    }))
+    const keyed = inputs.filter((i) => i.clientMsgId !== undefined)
+    const prior = new Map<string, DeltaRecord>()
+    if (keyed.length > 0) {
+      const [found] = await conn.query<RowDataPacket[]>(
+        'SELECT d.*, c.server_id FROM deltas d JOIN channels c ON c.id = d.channel_id WHERE (d.user_id, d.client_msg_id) IN (?)',
+        [keyed.map((i) => [i.userId, i.clientMsgId])],
+      )
+      for (const r of found) {
+        const record = toRecord(
+          {
+            id: BigInt(r['delta_id'] as string), channelId: r['channel_id'] as string, seq: BigInt(r['seq'] as string), type: r['type'] as string,
+            userId: r['user_id'] as string, content: r['content'] as string | null, clientMsgId: r['client_msg_id'] as string | null,
+            isPartitionHead: Number(r['is_partition_head']) === 1, createdAt: new Date(`${String(r['timestamp']).replace(' ', 'T')}Z`),
+          },
+          r['server_id'] as string | null,
+        )
+        prior.set(retryKey(record.userId, record.clientMsgId!), record)
+      }
+    }
+    return planAppend(inputs, BigInt(locked[0]!['last'] as string), cursors, prior, limits)
+  }
+
+  return {
+    async append(inputs, afterCommit) {
+      const conn = await pool.getConnection()
+      let holdsPublishLock = false
+      try {
+        await conn.beginTransaction()
+        let results: AppendResult[]
+        try {
+          const p = await plan(conn, inputs)
+          if (p.deltas.length > 0) await write(conn, p)
+          if (p.deltas.length > 0) {
+            const [[got]] = await conn.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS got', [publishLock, PUBLISH_LOCK_TIMEOUT_S])
+            holdsPublishLock = Number(got?.['got']) === 1
+            if (!holdsPublishLock) opts.onUnorderedPublish?.(`the publish lock was not granted within ${PUBLISH_LOCK_TIMEOUT_S} s`)
+          }
+          await conn.commit()
+          results = p.results
+        } catch (err) {
+          await conn.rollback().catch(() => undefined)
+          throw err
+        }
+        await afterCommit(results)
+        return results
+      } finally {
+        if (holdsPublishLock) await conn.query('SELECT RELEASE_LOCK(?)', [publishLock]).catch(() => undefined)
+        conn.release()
+      }
+    },
+    async close() {
+      await pool.end()
+    },
+  }
+}
