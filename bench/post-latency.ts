@@ -1,7 +1,7 @@
 // POST to PUBLISH latency: a poster sends POST_MESSAGE requests over MQTT at a fixed rate;
 // a subscriber on the channel measures the time from send to PUBLISH_DELTA arrival. The
 // poster and subscriber run in a child process so the broker's process only serves.
-//   npm run bench -- post-latency [--profile embedded|production] [--rate 100] [--count 2000]
+//   npm run bench -- post-latency [--profile embedded|production] [--rate 100] [--count 2000] [--warmup 200]
 import { fork } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -28,6 +28,7 @@ interface Args {
   profile: 'embedded' | 'production'
   rate: number
   count: number
+  warmup: number
 }
 
 export async function postLatency(args: Args): Promise<LatencyResult> {
@@ -65,7 +66,7 @@ export async function postLatency(args: Args): Promise<LatencyResult> {
       child.once('message', (m) => resolve(m as Omit<LatencyResult, 'profile'>))
       child.once('error', reject)
       child.once('exit', (code) => code !== 0 && reject(new Error(`load generator exited with ${code}`)))
-      child.send({ mqttUrl: `mqtt://127.0.0.1:${running.mqttPort}`, username, token: user.token, serverId: server.server_id, channelId: server.channel_id, rate: args.rate, count: args.count })
+      child.send({ mqttUrl: `mqtt://127.0.0.1:${running.mqttPort}`, username, token: user.token, serverId: server.server_id, channelId: server.channel_id, rate: args.rate, count: args.count, warmup: args.warmup })
     })
     child.kill()
     return { profile: args.profile === 'embedded' ? 'embedded (SQLite, in-memory broker)' : 'production (MariaDB + Redis, one process)', ...result }

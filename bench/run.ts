@@ -1,4 +1,4 @@
-// npm run bench [scenario...] [--profile embedded|production|both] [--rate N] [--count N]
+// npm run bench [scenario...] [--profile embedded|production|both] [--rate N] [--count N] [--warmup N]
 // Prints a table and writes bench/results/<scenario>.json. Issue 8 grows this into the full
 // suite with a Mosquitto baseline; today it measures POST to PUBLISH latency.
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -8,19 +8,20 @@ import { postLatency, type LatencyResult } from './post-latency.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { profile: { type: 'string', default: 'both' }, rate: { type: 'string', default: '100' }, count: { type: 'string', default: '2000' } },
+  options: { profile: { type: 'string', default: 'both' }, rate: { type: 'string', default: '100' }, count: { type: 'string', default: '2000' }, warmup: { type: 'string', default: '200' } },
 })
 const scenarios = positionals.length > 0 ? positionals : ['post-latency']
 const profiles = values.profile === 'both' ? (['embedded', 'production'] as const) : [values.profile as 'embedded' | 'production']
 const rate = Number(values.rate)
 const count = Number(values.count)
-if (!Number.isFinite(rate) || rate <= 0 || !Number.isInteger(count) || count <= 0 || count > 1_000_000) throw new Error('--rate and --count must be positive numbers')
+const warmup = Number(values.warmup)
+if (!Number.isFinite(rate) || rate <= 0 || !Number.isInteger(count) || count <= 0 || count > 1_000_000 || !Number.isInteger(warmup) || warmup < 0) throw new Error('--rate and --count must be positive numbers, --warmup a whole number')
 
 console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`)
 for (const scenario of scenarios) {
   if (scenario !== 'post-latency') throw new Error(`unknown scenario ${scenario}; known: post-latency`)
   const results: LatencyResult[] = []
-  for (const profile of profiles) results.push(await postLatency({ profile, rate, count }))
+  for (const profile of profiles) results.push(await postLatency({ profile, rate, count, warmup }))
   console.log('| profile | posts/s offered | posts | delivered | p50 ms | p99 ms | max ms |')
   console.log('|---|---|---|---|---|---|---|')
   for (const r of results) console.log(`| ${r.profile} | ${r.rate} | ${r.count} | ${r.delivered} | ${r.p50} | ${r.p99} | ${r.max} |`)
