@@ -1,5 +1,6 @@
 // The three ways Chime runs: all in one process (embedded default), a broker node, an API
 // sidecar. Each returns a handle with the bound ports and a close() that stops everything.
+import { createAccessBus, type AccessBus } from '../broker/src/access-events.ts'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join, resolve } from 'node:path'
@@ -71,9 +72,9 @@ async function prepareDatabase(config: Config): Promise<string> {
   return config.databaseUrl
 }
 
-function coreOf(config: Config, store: Store, publisher: DeltaPublisher, secret: string, log: Logger): Core {
+function coreOf(config: Config, store: Store, publisher: DeltaPublisher, access: AccessBus, secret: string, log: Logger): Core {
   const sequencer = new Sequencer(store.log, publisher, config.sequencerBatchMax, (err) => log.error({ err }, 'publishing committed deltas failed; clients recover them through SYNC'))
-  return { config, store, sequencer, tokens: createTokenService(secret, config.tokenTtlSeconds) }
+  return { config, store, sequencer, access, tokens: createTokenService(secret, config.tokenTtlSeconds) }
 }
 
 async function listenHttp(app: FastifyInstance, config: Config): Promise<number> {
@@ -101,7 +102,7 @@ export async function startEmbedded(config: Config, log: Logger = createLogger(c
   }
   const tokens = createTokenService(secret, config.tokenTtlSeconds)
   const broker = await createBroker({ tokens, directory: store.directory, backend, log, ...(config.redisUrl ? { cluster: { redisUrl: config.redisUrl } } : {}) })
-  core = coreOf(config, store, createAedesPublisher(broker.aedes), secret, log)
+  core = coreOf(config, store, createAedesPublisher(broker.aedes, broker.access), broker.access, secret, log)
   const app = await buildApp(core, { broker: broker.aedes, logger: log })
   let mqtt: { server: Server; port: number } | undefined
   try {
@@ -185,7 +186,13 @@ export async function startApiNode(config: Config, log: Logger = createLogger(co
   const databaseUrl = await prepareDatabase(config)
   const store = await openStore(databaseUrl, { maxDeltas: config.partitionMaxDeltas, maxBytes: config.partitionMaxBytes }, { onUnorderedPublish: (why) => log.warn({ why }, 'publishing out of the cross-sidecar order; subscribers recover by seq') })
   const node = await Aedes.createBroker(clusterOptions({ redisUrl: config.redisUrl }))
-  const core = coreOf(config, store, createAedesPublisher(node), secret, log)
+  const access = createAccessBus(node)
+  // Channels renamed, deleted or ended through another sidecar: drop them from this one's cache.
+  access.subscribe((e) => {
+    if (e.type === 'server-permissions') store.directory.forgetChannel(e.channelId)
+    else if (e.type === 'chat-closed') store.directory.forgetChannel(e.chatId)
+  })
+  const core = coreOf(config, store, createAedesPublisher(node, access), access, secret, log)
   const app = await buildApp(core, { logger: log })
   const httpPort = await listenHttp(app, config).catch(async (err: unknown) => {
     await closeAedes(node)
@@ -200,6 +207,7 @@ export async function startApiNode(config: Config, log: Logger = createLogger(co
     async close() {
       await app.close()
       await core.sequencer.close()
+      access.close()
       await closeAedes(node)
       await store.close()
     },

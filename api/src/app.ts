@@ -1,21 +1,15 @@
 // buildApp builds the HTTP API (and, given a broker, MQTT over WebSocket at /mqtt); it does
 // not listen. Tests call app.inject(); server.ts listens.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Aedes } from 'aedes'
 import { ChatError } from '../../clients/sdk/src/errors.ts'
 import { registerMqttWebSocket } from '../../broker/src/websocket.ts'
 import { isValidId } from '../../clients/sdk/src/topics.ts'
 import { checkEnvelope, dispatchRequests, errorEnvelope } from './requests/dispatch.ts'
-import { isPlainObject, type Data } from './requests/fields.ts'
 import { doLogin, doRegister } from './services/accounts.ts'
-import type { Caller, Core } from './services/context.ts'
-import { doCreateChannel, doCreateChat, doCreateServer, doJoinServer, doListServerChannels } from './services/servers.ts'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    caller: Caller | null
-  }
-}
+import type { Core } from './services/context.ts'
+import { body, caller, pathId } from './routes/inputs.ts'
+import { registerSocialRoutes } from './routes/social.ts'
 
 export interface AppOptions {
   /** Serve MQTT over WebSocket at /mqtt through this broker. */
@@ -29,22 +23,6 @@ const FASTIFY_TO_CHIME: Record<string, ChatError['code']> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_JSON',
-}
-
-function body(request: FastifyRequest): Data {
-  if (!isPlainObject(request.body)) throw new ChatError('INVALID_ENVELOPE', 'the body must be a JSON object')
-  return request.body
-}
-
-function caller(request: FastifyRequest): Caller {
-  if (request.caller === null) throw new ChatError('UNAUTHENTICATED')
-  return request.caller
-}
-
-function pathId(request: FastifyRequest, name: string): string {
-  const v = (request.params as Record<string, unknown>)[name]
-  if (!isValidId(v)) throw new ChatError('INVALID_FIELD', `${name} is not a valid id`, { field: name })
-  return v
 }
 
 export async function buildApp(core: Core, opts: AppOptions = {}): Promise<FastifyInstance> {
@@ -89,11 +67,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   app.post('/api/auth/register', async (request) => doRegister(core, body(request)))
   app.post('/api/auth/login', async (request) => doLogin(core, body(request)))
 
-  app.post('/api/servers', async (request) => doCreateServer(core, caller(request), body(request)))
-  app.post('/api/servers/:serverId/join', async (request) => doJoinServer(core, caller(request), pathId(request, 'serverId')))
-  app.post('/api/servers/:serverId/channels', async (request) => doCreateChannel(core, caller(request), pathId(request, 'serverId'), body(request)))
-  app.get('/api/servers/:serverId/channels', async (request) => doListServerChannels(core, caller(request), pathId(request, 'serverId')))
-  app.post('/api/chats', async (request) => doCreateChat(core, caller(request), body(request)))
+  registerSocialRoutes(app, core)
 
   // The seed's envelope endpoints: the body is {"action", "data"}; the answer is the reply
   // envelope, or an ERROR envelope with the code's HTTP status.

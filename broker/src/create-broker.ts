@@ -6,6 +6,8 @@ import { createRequire } from 'node:module'
 import type { TokenService } from '../../api/src/auth/tokens.ts'
 import type { Directory } from '../../api/src/store/directory.ts'
 import { AccessPolicy } from './access.ts'
+import { createAccessBus, type AccessBus } from './access-events.ts'
+import { applyAccessEvents } from './revoke-grants.ts'
 import { createAuthenticate } from './hooks/authenticate.ts'
 import { authorizeForward } from './hooks/authorize-forward.ts'
 import { createAuthorizePublish } from './hooks/authorize-publish.ts'
@@ -73,13 +75,15 @@ export async function closeAedes(aedes: Aedes): Promise<void> {
 
 export interface ChimeBroker {
   aedes: Aedes
+  /** Changes of who-may-see-what, shared by every node (see access-events.ts). */
+  access: AccessBus
   close(): Promise<void>
 }
 
 export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
   const onError = (err: unknown): void => deps.log.error({ err }, 'broker hook failed')
   const dropped = new WeakSet<object>()
-  const access = new AccessPolicy(deps.directory)
+  const policy = new AccessPolicy(deps.directory)
   let gateway: RequestGateway | undefined
   let instance: Aedes | undefined
   const aedes = await Aedes.createBroker({
@@ -87,8 +91,8 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
     maxClientsIdLength: 64,
     authenticate: createAuthenticate(deps.tokens, () => instance!),
     authorizeForward,
-    authorizeSubscribe: createAuthorizeSubscribe(access, onError),
-    authorizePublish: (client, packet, done) => createAuthorizePublish(access, gateway!, dropped, onError)(client, packet, done),
+    authorizeSubscribe: createAuthorizeSubscribe(policy, onError),
+    authorizePublish: (client, packet, done) => createAuthorizePublish(policy, gateway!, dropped, onError)(client, packet, done),
   })
   instance = aedes
   gateway = new RequestGateway(aedes, deps.backend)
@@ -102,10 +106,16 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
     }
     return (publish as (...args: unknown[]) => void)(packet, ...rest)
   }) as Aedes['publish']
+  const access = createAccessBus(aedes)
+  applyAccessEvents(aedes, access, policy, deps.directory, deps.log)
   aedes.on('clientError', (client, err) => deps.log.warn({ clientId: client.id, err: err.message }, 'client error'))
   aedes.on('connectionError', (_client, err) => deps.log.warn({ err: err.message }, 'connection error'))
   return {
     aedes,
-    close: () => closeAedes(aedes),
+    access,
+    close: async () => {
+      access.close()
+      await closeAedes(aedes)
+    },
   }
 }

@@ -12,6 +12,13 @@ export interface Session {
    * taken over under another user's client id never delivers that user's queue.
    */
   granted: Set<string>
+  /**
+   * Per server whose wildcard is granted: channels this user may not read (private
+   * channels, deleted ones), which the wildcard must not deliver. Set by the access policy.
+   */
+  hidden?: Map<string, Set<string>>
+  /** Bumped by every access change that concerns this connection; a grant decided across a bump is decided again. */
+  epoch?: number
 }
 
 const sessions = new WeakMap<Client, Session>()

@@ -16,6 +16,8 @@ import { emptyMysqlUrl, emptySqliteUrl } from '../helpers/databases.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const INIT = '20261123000000_init'
+const SOCIAL = '20261123100000_social'
+const ALL = [INIT, SOCIAL]
 
 type Row = Record<string, unknown>
 
@@ -67,10 +69,10 @@ function runMigrateScript(databaseUrl: string | undefined): Promise<{ code: numb
 const dirOf = (url: string): string => MIGRATIONS_DIRS[dialectOf(url)]
 
 await onEmptyDatabases(t, 'a fresh database gets the init migration, recorded like Prisma does', async (t, url) => {
-  t.same(await migrate(url), { applied: [INIT] })
+  t.same(await migrate(url), { applied: ALL })
   t.same(await checkSchemaDrift(url), [], 'the migrated database matches prisma/schema.prisma')
-  const rows = await rawQuery(url, 'SELECT id, checksum, migration_name, started_at, finished_at, logs, rolled_back_at, applied_steps_count FROM _prisma_migrations')
-  t.equal(rows.length, 1)
+  const rows = await rawQuery(url, 'SELECT id, checksum, migration_name, started_at, finished_at, logs, rolled_back_at, applied_steps_count FROM _prisma_migrations ORDER BY migration_name')
+  t.same(rows.map((r) => r['migration_name']), ALL)
   const row = rows[0]!
   const sql = await readFile(join(dirOf(url), INIT, 'migration.sql'), 'utf8')
   t.equal(row['checksum'], checksumOf(sql), 'checksum is the sha256 of migration.sql')
@@ -90,7 +92,7 @@ await onEmptyDatabases(t, 'a second run applies nothing and still verifies', asy
   await migrate(url)
   t.same(await migrate(url), { applied: [] })
   const rows = await rawQuery(url, 'SELECT COUNT(*) AS n FROM _prisma_migrations')
-  t.equal(Number(rows[0]!['n']), 1)
+  t.equal(Number(rows[0]!['n']), ALL.length)
   const sequencer = await rawQuery(url, 'SELECT COUNT(*) AS n FROM sequencer')
   t.equal(Number(sequencer[0]!['n']), 1, 'the sequencer row is not inserted twice')
 })
@@ -98,7 +100,7 @@ await onEmptyDatabases(t, 'a second run applies nothing and still verifies', asy
 await onEmptyDatabases(t, 'an applied migration that was edited is refused', async (t, url) => {
   const dir = t.testdir()
   await cp(dirOf(url), dir, { recursive: true })
-  t.same(await migrate(url, { dir }), { applied: [INIT] })
+  t.same(await migrate(url, { dir }), { applied: ALL })
   const file = join(dir, INIT, 'migration.sql')
   await writeFile(file, `${await readFile(file, 'utf8')}\n-- an edit after the fact\n`)
   await t.rejects(migrate(url, { dir }), { name: 'MigrationError', message: /migration 20261123000000_init was modified after it was applied/ })
@@ -124,13 +126,12 @@ await onEmptyDatabases(t, 'a failing migration stops the run and is not recorded
   const rows = await rawQuery(url, 'SELECT migration_name, finished_at, logs FROM _prisma_migrations ORDER BY migration_name')
   if (dialectOf(url) === 'sqlite') {
     // SQLite DDL is transactional: the failed migration left nothing behind.
-    t.same(rows.map((r) => r['migration_name']), [INIT])
+    t.same(rows.map((r) => r['migration_name']), ALL)
     t.same(await rawQuery(url, `SELECT name FROM sqlite_master WHERE name = 'half_done'`), [])
   } else {
     // MySQL DDL is not: the row stays unfinished with the error, and the next run refuses.
-    t.same(rows.map((r) => [r['migration_name'], r['finished_at']]), [[INIT, rows[0]!['finished_at']], [broken, null]])
-    t.not(rows[0]!['finished_at'], null)
-    t.match(String(rows[1]!['logs']), /SQL syntax/)
+    t.same(rows.map((r) => [r['migration_name'], r['finished_at'] === null]), [...ALL.map((m) => [m, false]), [broken, true]])
+    t.match(String(rows.at(-1)!['logs']), /SQL syntax/)
     await t.rejects(migrate(url, { dir }), { message: /20261124000000_broken was started but never finished/ })
   }
 })
@@ -186,7 +187,7 @@ await t.test('the drift check compares nullability and types [sqlite]', async (t
 await onEmptyDatabases(t, 'npm run db:migrate migrates, and exits 1 on drift', async (t, url) => {
   const first = await runMigrateScript(url)
   t.equal(first.code, 0, first.stderr)
-  t.match(first.stdout, /applied 20261123000000_init; the schema matches/)
+  t.match(first.stdout, /applied 20261123000000_init, 20261123100000_social; the schema matches/)
   const second = await runMigrateScript(url)
   t.equal(second.code, 0, second.stderr)
   t.match(second.stdout, /nothing to apply; the schema matches/)
@@ -194,6 +195,28 @@ await onEmptyDatabases(t, 'npm run db:migrate migrates, and exits 1 on drift', a
   const drifted = await runMigrateScript(url)
   t.equal(drifted.code, 1, 'exit status 1 when the database does not match the schema')
   t.match(drifted.stderr, /does not match prisma\/schema\.prisma:[\s\S]*column servers\.description is missing/)
+})
+
+await onEmptyDatabases(t, 'the social migration gives existing servers their log and existing 1:1 chats their pair key', async (t, url) => {
+  const dir = t.testdir()
+  await cp(join(dirOf(url), INIT), join(dir, INIT), { recursive: true })
+  await writeFile(join(dir, 'migration_lock.toml'), await readFile(join(dirOf(url), 'migration_lock.toml'), 'utf8'))
+  // Only the init migration: the database is at the previous schema (the drift check is for the full schema).
+  await t.rejects(migrate(url, { dir }), { name: 'MigrationError', message: /does not match/ })
+  const statements = [
+    "INSERT INTO servers (id, name, owner_id) VALUES ('s1', 'Old server', 'u1')",
+    "INSERT INTO server_users (server_id, user_id, role) VALUES ('s1', 'u1', 'owner')",
+    "INSERT INTO server_users (server_id, user_id, role) VALUES ('s1', 'u2', 'member')",
+    "INSERT INTO channels (id, server_id, kind, name) VALUES ('c1', NULL, 'dm', 'direct')",
+    "INSERT INTO chat_members (channel_id, user_id, role) VALUES ('c1', 'u9', 'member')",
+    "INSERT INTO chat_members (channel_id, user_id, role) VALUES ('c1', 'u3', 'member')",
+  ]
+  for (const sql of statements) await rawQuery(url, sql)
+  t.same(await migrate(url), { applied: [SOCIAL] })
+  const log = await rawQuery(url, "SELECT server_id, kind, name FROM channels WHERE id = 's1'")
+  t.same(log, [{ server_id: 's1', kind: 'server', name: 'Old server' }], 'the server log channel')
+  t.equal(Number((await rawQuery(url, "SELECT member_count FROM servers WHERE id = 's1'"))[0]!['member_count']), 2)
+  t.equal((await rawQuery(url, "SELECT dm_key FROM channels WHERE id = 'c1'"))[0]!['dm_key'], 'u3:u9')
 })
 
 await t.test('npm run db:migrate without DATABASE_URL exits 1', async (t) => {

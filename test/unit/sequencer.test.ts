@@ -21,6 +21,8 @@ function fakeLog(behaviour: (inputs: readonly AppendInput[]) => Promise<void>): 
   return { log, committed, batches }
 }
 
+const quiet = { announce: async () => {}, publishInbox: async () => {} }
+
 const input = (content: string): AppendInput => ({ channelId: 'C', userId: 'U', type: 'message', content })
 
 t.test('nothing is published before its commit, and order is commit order', async (t) => {
@@ -29,6 +31,7 @@ t.test('nothing is published before its commit, and order is commit order', asyn
   const { log, committed } = fakeLog(() => gate)
   const published: string[] = []
   const publisher: DeltaPublisher = {
+    ...quiet,
     async publish(deltas) {
       for (const d of deltas) {
         t.ok(committed.some((c) => c.deltaId === d.deltaId), `delta ${d.deltaId} was committed before it was published`)
@@ -48,7 +51,7 @@ t.test('nothing is published before its commit, and order is commit order', asyn
 
 t.test('posts arriving during a transaction join the next one (group commit)', async (t) => {
   const { log, batches } = fakeLog(() => new Promise((r) => setTimeout(r, 5)))
-  const seq = new Sequencer(log, { publish: async () => {} }, 50, () => {})
+  const seq = new Sequencer(log, { ...quiet, publish: async () => {} }, 50, () => {})
   const first = seq.append(input('first'))
   await new Promise((r) => setImmediate(r))
   const rest = Array.from({ length: 120 }, (_, i) => seq.append(input(`p${i}`)))
@@ -62,7 +65,7 @@ t.test('a failed batch is retried post by post, so one bad post fails alone', as
     if (inputs.some((i) => i.content === 'poison')) throw new Error('constraint failed')
   })
   const published: string[] = []
-  const seq = new Sequencer(log, { publish: async (ds) => void published.push(...ds.map((d) => d.content!)) }, 100, () => {})
+  const seq = new Sequencer(log, { ...quiet, publish: async (ds) => void published.push(...ds.map((d) => d.content!)) }, 100, () => {})
   const gate = seq.append(input('opener'))
   const results = await Promise.allSettled([gate, seq.append(input('ok1')), seq.append(input('poison')), seq.append(input('ok2'))])
   await seq.close()
@@ -73,7 +76,7 @@ t.test('a failed batch is retried post by post, so one bad post fails alone', as
 t.test('a failed publish does not fail the post: it is committed, and SYNC has it', async (t) => {
   const { log, committed } = fakeLog(async () => {})
   const errors: unknown[] = []
-  const seq = new Sequencer(log, { publish: async () => { throw new Error('broker down') } }, 10, (err) => errors.push(err))
+  const seq = new Sequencer(log, { ...quiet, publish: async () => { throw new Error('broker down') } }, 10, (err) => errors.push(err))
   const result = await seq.append(input('kept'))
   await seq.close()
   t.equal(result.duplicate, false)

@@ -3,18 +3,30 @@
 // load, transactions grow instead of queueing. Each batch is published right after its
 // commit and before the next batch commits-and-publishes, so publishes follow commit order
 // (across processes too: see store/append-mysql.ts).
+import type { AccessEvent } from '../../../broker/src/access-events.ts'
 import type { DeltaLog } from '../store/delta-log.ts'
+import type { Change, ChangeWork, InboxEvent } from '../store/changes.ts'
 import type { AppendInput, AppendResult, DeltaRecord } from '../store/types.ts'
 
 export interface DeltaPublisher {
   /** Publishes committed deltas in the given order. Called only after their commit. */
   publish(deltas: readonly DeltaRecord[]): Promise<void>
+  /** Tells every broker node about changes of who-may-see-what (before the deltas that follow). */
+  announce(events: readonly AccessEvent[]): Promise<void>
+  /** Publishes membership events on the inboxes of the users concerned. */
+  publishInbox(events: readonly { userId: string; event: InboxEvent; delta?: DeltaRecord }[]): Promise<void>
 }
 
 interface Pending {
+  kind: 'post'
   input: AppendInput
   resolve: (result: AppendResult) => void
   reject: (err: unknown) => void
+}
+
+interface PendingChange {
+  kind: 'change'
+  run: () => Promise<void>
 }
 
 export interface SequencerStats {
@@ -24,7 +36,7 @@ export interface SequencerStats {
 }
 
 export class Sequencer {
-  private queue: Pending[] = []
+  private queue: (Pending | PendingChange)[] = []
   private running = false
   private draining: Promise<void> = Promise.resolve()
   readonly stats: SequencerStats = { transactions: 0, appended: 0, largestBatch: 0 }
@@ -41,18 +53,68 @@ export class Sequencer {
   append(input: AppendInput): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new Error('the sequencer is closed'))
     return new Promise((resolve, reject) => {
-      this.queue.push({ input, resolve, reject })
-      if (!this.running) {
-        this.running = true
-        // Let the posts that arrive in the same tick join the first transaction.
-        this.draining = Promise.resolve().then(() => this.drain())
-      }
+      this.enqueue({ kind: 'post', input, resolve, reject })
     })
+  }
+
+  /**
+   * Runs a change of who-may-see-what in its own transaction, in queue order with the posts.
+   * After the commit, in this order: access events to every broker node (so a revocation
+   * holds before anything later is delivered), the change's deltas, then the inbox events.
+   */
+  change<T>(work: ChangeWork<T>): Promise<{ result: T; deltas: DeltaRecord[] }> {
+    if (this.closed) return Promise.reject(new Error('the sequencer is closed'))
+    return new Promise((resolve, reject) => {
+      const run = async (): Promise<void> => {
+        try {
+          const { value, results } = await this.log.transact(work, (r, v: Change<T>) => this.publishChange(r, v))
+          this.stats.transactions += 1
+          this.stats.appended += results.length
+          resolve({ result: value.result, deltas: results.map((r) => r.delta) })
+        } catch (err) {
+          reject(err)
+        }
+      }
+      this.enqueue({ kind: 'change', run })
+    })
+  }
+
+  private enqueue(item: Pending | PendingChange): void {
+    this.queue.push(item)
+    if (!this.running) {
+      this.running = true
+      // Let the posts that arrive in the same tick join the first transaction.
+      this.draining = Promise.resolve().then(() => this.drain())
+    }
+  }
+
+  private async publishChange<T>(results: AppendResult[], value: Change<T>): Promise<void> {
+    try {
+      if (value.access.length > 0) await this.publisher.announce(value.access)
+      const deltas = results.map((r) => r.delta)
+      if (deltas.length > 0) await this.publisher.publish(deltas)
+      if (value.inbox.length > 0) {
+        await this.publisher.publishInbox(value.inbox.map((event) => {
+          const delta = event.deltaIndex === undefined ? undefined : deltas[event.deltaIndex]
+          return delta === undefined ? { userId: event.userId, event } : { userId: event.userId, event, delta }
+        }))
+      }
+    } catch (err) {
+      this.onPublishError(err)
+    }
   }
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.batchMax)
+      const head = this.queue[0]!
+      if (head.kind === 'change') {
+        this.queue.shift()
+        await head.run()
+        continue
+      }
+      let n = 0
+      while (n < this.queue.length && n < this.batchMax && this.queue[n]!.kind === 'post') n++
+      const batch = this.queue.splice(0, n) as Pending[]
       let results: AppendResult[] | undefined
       try {
         results = await this.log.append(batch.map((p) => p.input), (r) => this.publish(r))

@@ -2,6 +2,7 @@ import type { Config } from '../../../config/schema.ts'
 import type { Sequencer } from '../sequencer/sequencer.ts'
 import type { Store } from '../store/store.ts'
 import type { TokenService } from '../auth/tokens.ts'
+import type { AccessBus } from '../../../broker/src/access-events.ts'
 
 /** What every service function works with. */
 export interface Core {
@@ -9,6 +10,8 @@ export interface Core {
   store: Store
   sequencer: Sequencer
   tokens: TokenService
+  /** Tells every broker node about changes of who-may-see-what. */
+  access: AccessBus
 }
 
 /** The authenticated caller of a request. */

@@ -4,12 +4,15 @@ import { toDeltaJson } from '../publish/delta-json.ts'
 import type { AppendInput } from '../store/types.ts'
 import { requireId, type Data } from '../requests/fields.ts'
 import type { Caller, Core } from './context.ts'
+import { createChat } from '../store/changes.ts'
 
 const CLIENT_MSG_ID = /^[\x21-\x7e]{1,64}$/
 
 /** Validates a POST_MESSAGE and checks the caller may post there; writes nothing. */
 export async function checkPostMessage(core: Core, caller: Caller, data: Data): Promise<AppendInput> {
-  const channelId = requireId(data, 'channel_id', 'channel-id')
+  // A first message to a user (user_id instead of channel_id) opens their 1:1 chat.
+  const toUser = data['channel_id'] === undefined && data['channel-id'] === undefined && data['user_id'] !== undefined ? requireId(data, 'user_id') : undefined
+  if (toUser === undefined) requireId(data, 'channel_id', 'channel-id')
   const content = data['content']
   if (typeof content !== 'string') throw new ChatError('INVALID_FIELD', 'content must be a string', { field: 'content' })
   if (content.trim().length === 0) throw new ChatError('INVALID_FIELD', 'content must not be empty', { field: 'content' })
@@ -21,7 +24,12 @@ export async function checkPostMessage(core: Core, caller: Caller, data: Data): 
   if (clientMsgId !== undefined && (typeof clientMsgId !== 'string' || !CLIENT_MSG_ID.test(clientMsgId))) {
     throw new ChatError('INVALID_FIELD', 'client_msg_id must be 1 to 64 printable ASCII characters', { field: 'client_msg_id' })
   }
-  await core.store.directory.readableChannel(caller.userId, channelId)
+  let channelId: string
+  if (toUser !== undefined) {
+    if (toUser === caller.userId) throw new ChatError('INVALID_FIELD', 'user_id must be another user', { field: 'user_id' })
+    channelId = (await core.sequencer.change(createChat(caller.userId, [toUser]))).result.chatId
+  } else channelId = requireId(data, 'channel_id', 'channel-id')
+  await core.store.directory.writableChannel(caller.userId, channelId)
   return { channelId, userId: caller.userId, type: 'message', content, clientMsgId }
 }
 

@@ -8,7 +8,7 @@
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise'
 import type { AppendInput, AppendResult, DeltaRecord, PartitionLimits } from './types.ts'
 import { planAppend, retryKey, toRecord, type AppendPlan, type ChannelCursor } from './append-plan.ts'
-import type { AppendEngine } from './append-engine.ts'
+import type { AppendEngine, Row, SqlValue, Tx } from './append-engine.ts'
 import { mysqlParts } from '../db/open-database.ts'
 
 const PUBLISH_LOCK_TIMEOUT_S = 30
@@ -62,9 +62,13 @@ export function createMysqlAppendEngine(url: string, limits: PartitionLimits, op
     await conn.execute('UPDATE sequencer SET last_delta_id = ? WHERE id = 1', [plan.lastDeltaId.toString()])
   }
 
-  async function plan(conn: PoolConnection, inputs: readonly AppendInput[]): Promise<AppendPlan> {
+  async function lockSequencer(conn: PoolConnection): Promise<bigint> {
     const [locked] = await conn.execute<RowDataPacket[]>('SELECT last_delta_id AS last FROM sequencer WHERE id = 1 FOR UPDATE')
     if (locked.length !== 1) throw new Error('the sequencer row is missing: run the migrations')
+    return BigInt(locked[0]!['last'] as string)
+  }
+
+  async function plan(conn: PoolConnection, inputs: readonly AppendInput[], last: bigint): Promise<AppendPlan> {
     const ids = [...new Set(inputs.map((i) => i.channelId))]
     const [rows] = await conn.query<RowDataPacket[]>('SELECT id, server_id, last_seq, partition_no, partition_deltas, partition_bytes FROM channels WHERE id IN (?)', [ids])
     const cursors: ChannelCursor[] = rows.map((c) => ({
@@ -90,7 +94,34 @@ export function createMysqlAppendEngine(url: string, limits: PartitionLimits, op
         prior.set(retryKey(record.userId, record.clientMsgId!), record)
       }
     }
-    return planAppend(inputs, BigInt(locked[0]!['last'] as string), cursors, prior, limits)
+    return planAppend(inputs, last, cursors, prior, limits)
+  }
+
+  /** Writes the plan, takes the publish lock, commits; answers whether the lock is held. */
+  async function writeAndCommit(conn: PoolConnection, p: AppendPlan): Promise<boolean> {
+    let holds = false
+    if (p.deltas.length > 0) {
+      await write(conn, p)
+      const [[got]] = await conn.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS got', [publishLock, PUBLISH_LOCK_TIMEOUT_S])
+      holds = Number(got?.['got']) === 1
+      if (!holds) opts.onUnorderedPublish?.(`the publish lock was not granted within ${PUBLISH_LOCK_TIMEOUT_S} s`)
+    }
+    await conn.commit()
+    return holds
+  }
+
+  function txOn(conn: PoolConnection): Tx {
+    return {
+      dialect: 'mysql',
+      async all(sql, params = []) {
+        const [rows] = await conn.query<RowDataPacket[]>(sql, params.map(toMysql))
+        return rows.map((r) => ({ ...r }) as Row)
+      },
+      async run(sql, params = []) {
+        const [result] = await conn.query(sql, params.map(toMysql))
+        return (result as { affectedRows?: number }).affectedRows ?? 0
+      },
+    }
   }
 
   return {
@@ -101,14 +132,8 @@ export function createMysqlAppendEngine(url: string, limits: PartitionLimits, op
         await conn.beginTransaction()
         let results: AppendResult[]
         try {
-          const p = await plan(conn, inputs)
-          if (p.deltas.length > 0) await write(conn, p)
-          if (p.deltas.length > 0) {
-            const [[got]] = await conn.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS got', [publishLock, PUBLISH_LOCK_TIMEOUT_S])
-            holdsPublishLock = Number(got?.['got']) === 1
-            if (!holdsPublishLock) opts.onUnorderedPublish?.(`the publish lock was not granted within ${PUBLISH_LOCK_TIMEOUT_S} s`)
-          }
-          await conn.commit()
+          const p = await plan(conn, inputs, await lockSequencer(conn))
+          holdsPublishLock = await writeAndCommit(conn, p)
           results = p.results
         } catch (err) {
           await conn.rollback().catch(() => undefined)
@@ -121,8 +146,39 @@ export function createMysqlAppendEngine(url: string, limits: PartitionLimits, op
         conn.release()
       }
     },
+    async transact(work, afterCommit) {
+      const conn = await pool.getConnection()
+      let holdsPublishLock = false
+      try {
+        await conn.beginTransaction()
+        let value
+        let results: AppendResult[]
+        try {
+          const last = await lockSequencer(conn)
+          const outcome = await work(txOn(conn))
+          value = outcome.value
+          const p = outcome.deltas.length > 0 ? await plan(conn, outcome.deltas, last) : undefined
+          holdsPublishLock = p === undefined ? (await conn.commit(), false) : await writeAndCommit(conn, p)
+          results = p?.results ?? []
+        } catch (err) {
+          await conn.rollback().catch(() => undefined)
+          throw err
+        }
+        await afterCommit(results, value)
+        return { value, results }
+      } finally {
+        if (holdsPublishLock) await conn.query('SELECT RELEASE_LOCK(?)', [publishLock]).catch(() => undefined)
+        conn.release()
+      }
+    },
     async close() {
       await pool.end()
     },
   }
+}
+
+function toMysql(v: SqlValue): string | number | Date | null {
+  if (typeof v === 'boolean') return v ? 1 : 0
+  if (typeof v === 'bigint') return v.toString()
+  return v
 }

@@ -4,7 +4,7 @@
 import Sqlite from 'better-sqlite3'
 import type { AppendInput, AppendResult, DeltaRecord, PartitionLimits } from './types.ts'
 import { planAppend, retryKey, toRecord, type AppendPlan, type ChannelCursor, type DeltaRow } from './append-plan.ts'
-import type { AppendEngine } from './append-engine.ts'
+import type { AppendEngine, Row, SqlValue, Tx } from './append-engine.ts'
 
 const BUSY_DEADLINE_MS = 10_000
 const iso = (d: Date): string => d.toISOString().replace('Z', '+00:00')
@@ -56,9 +56,13 @@ export function createSqliteAppendEngine(path: string, limits: PartitionLimits):
     st.updateSequencer.run(plan.lastDeltaId)
   }
 
-  const transaction = db.transaction((inputs: readonly AppendInput[]): AppendResult[] => {
+  const lastDeltaId = (): bigint => {
     const last = (st.last.get() as { last: bigint } | undefined)?.last
     if (last === undefined) throw new Error('the sequencer row is missing: run the migrations')
+    return last
+  }
+
+  const planAndWrite = (inputs: readonly AppendInput[], last: bigint): AppendResult[] => {
     const cursors: ChannelCursor[] = []
     for (const id of new Set(inputs.map((i) => i.channelId))) {
       const c = st.channel.get(id) as { id: string; server_id: string | null; last_seq: bigint; partition_no: bigint; partition_deltas: bigint; partition_bytes: bigint } | undefined
@@ -73,30 +77,77 @@ export function createSqliteAppendEngine(path: string, limits: PartitionLimits):
     const plan = planAppend(inputs, last, cursors, prior, limits)
     if (plan.deltas.length > 0) write(plan)
     return plan.results
-  })
+  }
+
+  const transaction = db.transaction((inputs: readonly AppendInput[]): AppendResult[] => planAndWrite(inputs, lastDeltaId()))
+
+  const retryBusy = async <T>(fn: () => T): Promise<T> => {
+    const deadline = Date.now() + BUSY_DEADLINE_MS
+    for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
+      try {
+        return fn()
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err
+        await new Promise((r) => setTimeout(r, wait))
+      }
+    }
+  }
+
+  const tx: Tx = {
+    dialect: 'sqlite',
+    async all(sql, params = []) {
+      return (db.prepare(sql).all(...params.map(toSqlite)) as Record<string, unknown>[]).map(normaliseRow)
+    },
+    async run(sql, params = []) {
+      return db.prepare(sql).run(...params.map(toSqlite)).changes
+    },
+  }
 
   return {
     async append(inputs, afterCommit) {
-      const deadline = Date.now() + BUSY_DEADLINE_MS
-      let results: AppendResult[]
-      for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
-        try {
-          results = transaction.immediate(inputs)
-          break
-        } catch (err) {
-          if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err
-          await new Promise((r) => setTimeout(r, wait))
-        }
-      }
+      const results = await retryBusy(() => transaction.immediate(inputs))
       // One process writes this file, and the sequencer runs one append at a time, so the
       // publish that follows keeps commit order without a lock.
       await afterCommit(results)
       return results
     },
+    async transact(work, afterCommit) {
+      // The sequencer runs one transaction at a time, so nothing else uses this connection
+      // while `work` awaits.
+      await retryBusy(() => db.exec('BEGIN IMMEDIATE'))
+      let value
+      let results: AppendResult[]
+      try {
+        const last = lastDeltaId()
+        const outcome = await work(tx)
+        value = outcome.value
+        results = outcome.deltas.length > 0 ? planAndWrite(outcome.deltas, last) : []
+        db.exec('COMMIT')
+      } catch (err) {
+        if (db.inTransaction) db.exec('ROLLBACK')
+        throw err
+      }
+      await afterCommit(results, value)
+      return { value, results }
+    },
     async close() {
       db.close()
     },
   }
+}
+
+function toSqlite(v: SqlValue): string | number | bigint | null {
+  if (v instanceof Date) return iso(v)
+  if (typeof v === 'boolean') return v ? 1 : 0
+  return v
+}
+
+function normaliseRow(r: Record<string, unknown>): Row {
+  const out: Row = {}
+  for (const [k, v] of Object.entries(r)) {
+    out[k] = typeof v === 'bigint' ? (v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString()) : (v as string | number | null)
+  }
+  return out
 }
 
 function rawToRecord(r: RawDelta): DeltaRecord {

@@ -4,7 +4,7 @@
 // locked for the whole transaction), seq is gapless per channel, (user, client_msg_id) is
 // appended at most once, and a delta row is never updated.
 import type { Database } from '../db/open-database.ts'
-import type { AppendEngine } from './append-engine.ts'
+import type { AppendEngine, Tx, TxOutcome } from './append-engine.ts'
 import type { AppendInput, AppendResult, DeltaRecord } from './types.ts'
 import type { DeltaType } from '../../../clients/sdk/src/protocol.ts'
 
@@ -36,6 +36,11 @@ export class DeltaLog {
    */
   append(inputs: readonly AppendInput[], afterCommit: (results: AppendResult[]) => Promise<void> = async () => {}): Promise<AppendResult[]> {
     return this.engine.append(inputs, afterCommit)
+  }
+
+  /** Runs `work` in an append transaction and appends the deltas it returns (see AppendEngine.transact). */
+  transact<T>(work: (tx: Tx) => Promise<TxOutcome<T>>, afterCommit: (results: AppendResult[], value: T) => Promise<void> = async () => {}): Promise<{ value: T; results: AppendResult[] }> {
+    return this.engine.transact(work, afterCommit)
   }
 
   private async serverIdsOf(channelIds: string[]): Promise<Map<string, string | null>> {

@@ -2,7 +2,8 @@
 import type { Database } from '../db/open-database.ts'
 import { newId } from '../ids.ts'
 import { ChatError } from '../../../clients/sdk/src/errors.ts'
-import type { ChannelKind, ChannelRecord, ServerRecord, ServerRole, UserRecord } from './types.ts'
+import { channelPermissions, has, isRole, PERMISSIONS, type Override } from '../../../clients/sdk/src/permissions.ts'
+import type { ChannelKind, ChannelRecord, MemberRecord, ServerRecord, ServerRole, UserRecord } from './types.ts'
 
 function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'P2002'
@@ -34,87 +35,43 @@ export class Directory {
     return this.db.prisma.user.findUnique({ where: { id } })
   }
 
-  // ---- servers and their channels
-
-  /** Creates a server owned by ownerId, with a first text channel "general". */
-  async createServer(ownerId: string, name: string, isPublic: boolean): Promise<{ server: ServerRecord; generalChannelId: string }> {
-    const serverId = newId()
-    const channelId = newId()
-    await this.db.prisma.$transaction([
-      this.db.prisma.server.create({ data: { id: serverId, name, ownerId, isPublic } }),
-      this.db.prisma.serverMember.create({ data: { serverId, userId: ownerId, role: 'owner' } }),
-      this.db.prisma.channel.create({ data: { id: channelId, serverId, kind: 'text', name: 'general' } }),
-    ])
-    return { server: { id: serverId, name, ownerId, isPublic }, generalChannelId: channelId }
-  }
+  // ---- servers and their channels (changes go through changes.ts and the sequencer)
 
   async findServer(serverId: string): Promise<ServerRecord | null> {
-    return this.db.prisma.server.findUnique({ where: { id: serverId }, select: { id: true, name: true, ownerId: true, isPublic: true } })
+    return this.db.prisma.server.findFirst({ where: { id: serverId, deletedAt: null }, select: { id: true, name: true, ownerId: true, isPublic: true } })
   }
 
   async serverRole(serverId: string, userId: string): Promise<ServerRole | null> {
-    const row = await this.db.prisma.serverMember.findUnique({ where: { serverId_userId: { serverId, userId } }, select: { role: true } })
-    return (row?.role as ServerRole | undefined) ?? null
+    return (await this.member(serverId, userId))?.role ?? null
   }
 
-  /** Joins a public server; joining again is a no-op. Private servers need an invitation. */
-  async joinServer(serverId: string, userId: string): Promise<{ role: ServerRole; joined: boolean }> {
-    const server = await this.findServer(serverId)
-    if (server === null) throw new ChatError('SERVER_NOT_FOUND')
-    const role = await this.serverRole(serverId, userId)
-    if (role !== null) return { role, joined: false }
-    if (!server.isPublic) throw new ChatError('SERVER_NOT_FOUND')
-    try {
-      await this.db.prisma.serverMember.create({ data: { serverId, userId, role: 'member' } })
-    } catch (err) {
-      if (!isUniqueViolation(err)) throw err
+  /** The membership of userId in a server (role, mute), or null. */
+  async member(serverId: string, userId: string): Promise<MemberRecord | null> {
+    const row = await this.db.prisma.serverMember.findUnique({ where: { serverId_userId: { serverId, userId } }, select: { role: true, mutedUntil: true } })
+    if (row === null || !isRole(row.role)) return null
+    return { role: row.role, mutedUntil: row.mutedUntil }
+  }
+
+  /** The permission overrides of a server's channels, by channel id (only channels that have some). */
+  async serverOverrides(serverId: string): Promise<Map<string, Override[]>> {
+    const rows = await this.db.prisma.channelOverride.findMany({ where: { serverId } })
+    const out = new Map<string, Override[]>()
+    for (const r of rows) {
+      const list = out.get(r.channelId) ?? []
+      list.push({ targetType: r.targetType === 'user' ? 'user' : 'role', target: r.target, allow: r.allow, deny: r.deny })
+      out.set(r.channelId, list)
     }
-    return { role: 'member', joined: true }
+    return out
   }
 
-  async createChannel(serverId: string, name: string, kind: 'text' | 'voice'): Promise<ChannelRecord> {
-    const channel: ChannelRecord = { id: newId(), serverId, kind, name }
-    await this.db.prisma.channel.create({ data: channel })
-    return channel
-  }
-
-  async serverChannels(serverId: string): Promise<ChannelRecord[]> {
-    const rows = await this.db.prisma.channel.findMany({ where: { serverId }, select: { id: true, serverId: true, kind: true, name: true }, orderBy: { id: 'asc' } })
-    return rows.map((r) => ({ ...r, kind: r.kind as ChannelKind }))
-  }
-
-  // ---- chats
-
-  /**
-   * Creates a chat between the creator and userIds: a 1:1 chat (one per pair; the existing
-   * one is returned) when there is one other user, a group with the creator as admin otherwise.
-   */
-  async createChat(creatorId: string, userIds: readonly string[], name?: string): Promise<{ chat: ChannelRecord; created: boolean }> {
-    const others = [...new Set(userIds)].filter((id) => id !== creatorId)
-    if (others.length === 0) throw new ChatError('INVALID_FIELD', 'user_ids must name at least one other user')
-    const found = await this.db.prisma.user.findMany({ where: { id: { in: others } }, select: { id: true } })
-    if (found.length !== others.length) throw new ChatError('USER_NOT_FOUND')
-    if (others.length === 1) {
-      const other = others[0]!
-      const existing = await this.db.prisma.$queryRaw<{ id: string }[]>`
-        SELECT c.id AS id FROM channels c
-        JOIN chat_members a ON a.channel_id = c.id AND a.user_id = ${creatorId}
-        JOIN chat_members b ON b.channel_id = c.id AND b.user_id = ${other}
-        WHERE c.kind = 'dm' LIMIT 1`
-      if (existing.length > 0) return { chat: (await this.findChannel(existing[0]!.id))!, created: false }
-    }
-    const kind: ChannelKind = others.length === 1 ? 'dm' : 'group'
-    const chat: ChannelRecord = { id: newId(), serverId: null, kind, name: name ?? (kind === 'dm' ? 'direct' : 'group') }
-    await this.db.prisma.$transaction([
-      this.db.prisma.channel.create({ data: chat }),
-      this.db.prisma.chatMember.createMany({
-        data: [
-          { channelId: chat.id, userId: creatorId, role: kind === 'group' ? 'admin' : 'member' },
-          ...others.map((userId) => ({ channelId: chat.id, userId, role: 'member' })),
-        ],
-      }),
-    ])
-    return { chat, created: true }
+  /** Channels of a server in display order (not the server's own log, not deleted ones). */
+  async serverChannels(serverId: string): Promise<(ChannelRecord & { position: number })[]> {
+    const rows = await this.db.prisma.channel.findMany({
+      where: { serverId, kind: { in: ['text', 'voice'] }, closedAt: null },
+      select: { id: true, serverId: true, kind: true, name: true, position: true, closedAt: true },
+      orderBy: [{ position: 'asc' }, { id: 'asc' }],
+    })
+    return rows.map((r) => ({ id: r.id, serverId: r.serverId, kind: r.kind as ChannelKind, name: r.name, closed: r.closedAt !== null, position: r.position }))
   }
 
   // ---- access
@@ -122,45 +79,113 @@ export class Directory {
   async findChannel(channelId: string): Promise<ChannelRecord | null> {
     const cached = this.channelCache.get(channelId)
     if (cached !== undefined) return cached
-    const row = await this.db.prisma.channel.findUnique({ where: { id: channelId }, select: { id: true, serverId: true, kind: true, name: true } })
+    const row = await this.db.prisma.channel.findUnique({ where: { id: channelId }, select: { id: true, serverId: true, kind: true, name: true, closedAt: true } })
     if (row === null) return null
-    const channel: ChannelRecord = { ...row, kind: row.kind as ChannelKind }
+    const channel: ChannelRecord = { id: row.id, serverId: row.serverId, kind: row.kind as ChannelKind, name: row.name, closed: row.closedAt !== null }
     this.channelCache.set(channelId, channel)
     return channel
   }
 
-  /** Whether userId may read (and post in) the channel or chat. */
-  async canRead(userId: string, channel: ChannelRecord): Promise<boolean> {
-    if (channel.serverId !== null) return (await this.serverRole(channel.serverId, userId)) !== null
-    const row = await this.db.prisma.chatMember.findUnique({ where: { channelId_userId: { channelId: channel.id, userId } }, select: { role: true } })
-    return row !== null
+  /** Drops cached channel rows (renamed, deleted, ended). */
+  forgetChannel(channelId?: string): void {
+    if (channelId === undefined) this.channelCache.clear()
+    else this.channelCache.delete(channelId)
   }
 
   /**
-   * The channel userId wants to read or write, or a coded error. A channel the user may not
-   * see is NOT_A_MEMBER when its server is public and CHANNEL_NOT_FOUND otherwise, so the
-   * existence of private servers' channels and of chats does not leak.
+   * The permission bits of userId in a channel: for a server channel the role's bits with
+   * the channel's overrides (0 for non-members and deleted channels); for a chat READ|POST
+   * for members (READ only once the group ended).
+   */
+  async permissionsIn(userId: string, channel: ChannelRecord): Promise<number> {
+    if (channel.serverId === null) {
+      const row = await this.db.prisma.chatMember.findUnique({ where: { channelId_userId: { channelId: channel.id, userId } }, select: { role: true } })
+      if (row === null) return 0
+      return channel.closed ? PERMISSIONS.READ : PERMISSIONS.READ | PERMISSIONS.POST
+    }
+    if (channel.closed) return 0
+    const member = await this.member(channel.serverId, userId)
+    if (member === null) return 0
+    const overrides = channel.kind === 'server' ? [] : await this.db.prisma.channelOverride.findMany({ where: { channelId: channel.id } })
+    const muted = member.mutedUntil !== null && member.mutedUntil.getTime() > Date.now()
+    return channelPermissions(member.role, userId, overrides.map((o) => ({ targetType: o.targetType === 'user' ? 'user' : 'role', target: o.target, allow: o.allow, deny: o.deny })), muted)
+  }
+
+  /** Whether userId may read the channel or chat. */
+  async canRead(userId: string, channel: ChannelRecord): Promise<boolean> {
+    return has(await this.permissionsIn(userId, channel), PERMISSIONS.READ)
+  }
+
+  /**
+   * The channel userId wants to read, or a coded error. A channel the user may not see is
+   * NOT_A_MEMBER when its server is public and the user has not joined, and
+   * CHANNEL_NOT_FOUND otherwise, so private servers' channels, private channels and chats
+   * do not leak their existence.
    */
   async readableChannel(userId: string, channelId: string): Promise<ChannelRecord> {
     const channel = await this.findChannel(channelId)
     if (channel === null) throw new ChatError('CHANNEL_NOT_FOUND')
     if (await this.canRead(userId, channel)) return channel
-    if (channel.serverId !== null && (await this.findServer(channel.serverId))?.isPublic === true) throw new ChatError('NOT_A_MEMBER')
+    if (channel.serverId !== null && !channel.closed && (await this.member(channel.serverId, userId)) === null && (await this.findServer(channel.serverId))?.isPublic === true) throw new ChatError('NOT_A_MEMBER')
     throw new ChatError('CHANNEL_NOT_FOUND')
   }
 
-  /** Every channel and chat userId may read, optionally within one server. */
+  /** The channel userId wants to post in: readable, not closed, not muted, POST allowed, not blocked (1:1). */
+  async writableChannel(userId: string, channelId: string): Promise<ChannelRecord> {
+    const channel = await this.readableChannel(userId, channelId)
+    if (channel.closed) throw new ChatError('CHANNEL_CLOSED')
+    if (channel.kind === 'server') throw new ChatError('FORBIDDEN', "a server's own log takes no posts")
+    const bits = await this.permissionsIn(userId, channel)
+    if (!has(bits, PERMISSIONS.POST)) {
+      const member = channel.serverId === null ? null : await this.member(channel.serverId, userId)
+      if (member?.mutedUntil && member.mutedUntil.getTime() > Date.now()) throw new ChatError('MUTED', undefined, { until: member.mutedUntil.toISOString() })
+      throw new ChatError('FORBIDDEN', 'you may not post in this channel')
+    }
+    if (channel.kind === 'dm') {
+      const blocked = await this.db.prisma.$queryRaw<{ n: number }[]>`
+        SELECT 1 AS n FROM chat_members m JOIN blocks b ON b.user_id = m.user_id AND b.blocked_id = ${userId}
+        WHERE m.channel_id = ${channel.id} AND m.user_id <> ${userId} LIMIT 1`
+      if (blocked.length > 0) throw new ChatError('BLOCKED')
+    }
+    return channel
+  }
+
+  /** Every channel and chat userId may read (server logs included), optionally within one server. */
   async readableChannelIds(userId: string, serverId?: string): Promise<string[]> {
-    const serverIds = serverId !== undefined
-      ? ((await this.serverRole(serverId, userId)) === null ? [] : [serverId])
-      : (await this.db.prisma.serverMember.findMany({ where: { userId }, select: { serverId: true } })).map((r) => r.serverId)
-    const channels = serverIds.length === 0 ? [] : await this.db.prisma.channel.findMany({ where: { serverId: { in: serverIds } }, select: { id: true } })
-    const chats = serverId !== undefined ? [] : await this.db.prisma.chatMember.findMany({ where: { userId }, select: { channelId: true } })
-    return [...channels.map((c) => c.id), ...chats.map((c) => c.channelId)]
+    const memberships = await this.db.prisma.serverMember.findMany({ where: { userId, ...(serverId !== undefined ? { serverId } : {}) }, select: { serverId: true, role: true, mutedUntil: true } })
+    const out: string[] = []
+    for (const m of memberships) {
+      if (!isRole(m.role)) continue
+      const overrides = await this.serverOverrides(m.serverId)
+      const channels = await this.db.prisma.channel.findMany({ where: { serverId: m.serverId, closedAt: null }, select: { id: true } })
+      for (const c of channels) if (has(channelPermissions(m.role, userId, overrides.get(c.id) ?? []), PERMISSIONS.READ)) out.push(c.id)
+    }
+    if (serverId === undefined) out.push(...(await this.db.prisma.chatMember.findMany({ where: { userId }, select: { channelId: true } })).map((c) => c.channelId))
+    return out
+  }
+
+  /** Deleted channels of a server (hidden from its wildcard subscriptions). */
+  async closedChannelIds(serverId: string): Promise<string[]> {
+    return (await this.db.prisma.channel.findMany({ where: { serverId, closedAt: { not: null } }, select: { id: true } })).map((c) => c.id)
   }
 
   /** Servers the user belongs to, for subscribing with one wildcard per server. */
   async serverIdsOf(userId: string): Promise<string[]> {
     return (await this.db.prisma.serverMember.findMany({ where: { userId }, select: { serverId: true } })).map((r) => r.serverId)
+  }
+
+  /** Whether watcher may see subject's presence: itself, or someone sharing a server or chat with it who is not blocked by it. */
+  async mayWatchPresence(watcherId: string, subjectId: string): Promise<boolean> {
+    if (watcherId === subjectId) return true
+    const blocked = await this.db.prisma.block.findUnique({ where: { userId_blockedId: { userId: subjectId, blockedId: watcherId } }, select: { userId: true } })
+    if (blocked !== null) return false
+    const shared = await this.db.prisma.$queryRaw<{ n: number }[]>`
+      SELECT 1 AS n FROM server_users a JOIN server_users b ON b.server_id = a.server_id AND b.user_id = ${subjectId}
+      WHERE a.user_id = ${watcherId} LIMIT 1`
+    if (shared.length > 0) return true
+    const chat = await this.db.prisma.$queryRaw<{ n: number }[]>`
+      SELECT 1 AS n FROM chat_members a JOIN chat_members b ON b.channel_id = a.channel_id AND b.user_id = ${subjectId}
+      WHERE a.user_id = ${watcherId} LIMIT 1`
+    return chat.length > 0
   }
 }

@@ -8,8 +8,15 @@ export interface UserRecord {
   createdAt: Date
 }
 
-export type ServerRole = 'owner' | 'admin' | 'moderator' | 'member'
-export type ChannelKind = 'text' | 'voice' | 'dm' | 'group'
+export type { Role as ServerRole } from '../../../clients/sdk/src/permissions.ts'
+import type { Role } from '../../../clients/sdk/src/permissions.ts'
+/** text and voice: channels of a server; server: a server's own log; dm and group: chats. */
+export type ChannelKind = 'text' | 'voice' | 'server' | 'dm' | 'group'
+
+export interface MemberRecord {
+  role: Role
+  mutedUntil: Date | null
+}
 
 export interface ChannelRecord {
   id: string
@@ -17,6 +24,8 @@ export interface ChannelRecord {
   serverId: string | null
   kind: ChannelKind
   name: string
+  /** A deleted channel or an ended group. */
+  closed: boolean
 }
 
 export interface ServerRecord {

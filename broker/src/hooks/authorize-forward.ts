@@ -8,5 +8,5 @@ import { sessionOf } from '../sessions.ts'
  */
 export function authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
   const session = sessionOf(client)
-  return session !== undefined && grantCovers(session.granted, packet.topic) ? packet : null
+  return session !== undefined && grantCovers(session, packet.topic) ? packet : null
 }

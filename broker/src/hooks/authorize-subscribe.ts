@@ -7,11 +7,8 @@ export function createAuthorizeSubscribe(access: AccessPolicy, onError: (err: un
   return function authorizeSubscribe(client: Client | null, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
     const session = sessionOf(client)
     if (session === undefined) return done(null, null)
-    access.maySubscribe(session, sub.topic).then(
-      (ok) => {
-        if (ok) session.granted.add(sub.topic)
-        done(null, ok ? sub : null)
-      },
+    access.grant(session, sub.topic).then(
+      (ok) => done(null, ok ? sub : null),
       (err: unknown) => {
         onError(err)
         done(null, null)

@@ -10,6 +10,7 @@ export const ACTIONS = {
   PUBLISH_DELTA: 'PUBLISH_DELTA',
   RESTORE_HISTORY: 'RESTORE_HISTORY',
   RESTORE_HISTORY_RESPONSE: 'RESTORE_HISTORY_RESPONSE',
+  MEMBERSHIP: 'MEMBERSHIP',
   ERROR: 'ERROR',
 } as const
 
@@ -24,7 +25,30 @@ export interface Envelope<A extends string = string, D = object> {
   request_id?: string
 }
 
-export type DeltaType = 'message' | 'edit' | 'delete'
+/** Message deltas, then the changes of who-may-see-what recorded in server logs and chats. */
+export const DELTA_TYPES = [
+  'message', 'edit', 'delete',
+  'server_created', 'server_updated', 'server_deleted',
+  'member_joined', 'member_left', 'member_kicked', 'member_banned', 'member_unbanned', 'member_muted', 'member_role', 'owner_transferred',
+  'channel_created', 'channel_updated', 'channel_deleted', 'channels_reordered', 'channel_permissions',
+  'chat_created', 'chat_updated', 'chat_member_added', 'chat_member_removed', 'chat_member_left', 'chat_admin', 'chat_ended',
+] as const
+export type DeltaType = (typeof DELTA_TYPES)[number]
+
+/**
+ * Published on chime/v1/users/{userId}/inbox when the user's membership changes, so its
+ * clients subscribe or unsubscribe without polling.
+ */
+export interface MembershipEventData {
+  change: 'joined' | 'left' | 'kicked' | 'banned' | 'unbanned' | 'muted' | 'role' | 'added' | 'removed' | 'ended'
+  server_id?: string
+  chat_id?: string
+  role?: string
+  by?: string
+  reason?: string
+  until?: string | null
+  delta_id?: string
+}
 
 /** A delta as it travels in PUBLISH_DELTA, SYNC_RESPONSE and RESTORE_HISTORY_RESPONSE. */
 export interface DeltaJson {

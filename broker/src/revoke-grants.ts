@@ -1,0 +1,107 @@
+// Applies access events (access-events.ts) to the connections of this node. What a change
+// may take away is taken away synchronously, in the emitter's order, so no delta published
+// after the change is delivered on a stale grant; what is still allowed is then granted
+// again after a fresh check. A filter that stays refused is unsubscribed, and removed from a
+// persistent session so its offline queue stops growing.
+import type { Aedes, Client } from 'aedes'
+import { parseFilter, topics } from '../../clients/sdk/src/topics.ts'
+import type { Directory } from '../../api/src/store/directory.ts'
+import type { AccessPolicy } from './access.ts'
+import type { AccessBus, AccessEvent } from './access-events.ts'
+import { sessionOf, type Session } from './sessions.ts'
+
+export interface RevokeLogger {
+  error(obj: object, msg: string): void
+}
+
+function localClients(aedes: Aedes): Client[] {
+  return Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)
+}
+
+export function applyAccessEvents(aedes: Aedes, bus: AccessBus, policy: AccessPolicy, directory: Directory, log: RevokeLogger): void {
+  const recheck = (client: Client, session: Session, filters: readonly string[]): void => {
+    void (async () => {
+      const refused: string[] = []
+      for (const f of filters) if (!(await policy.grant(session, f))) refused.push(f)
+      if (refused.length === 0 || (client as unknown as { closed?: boolean }).closed) return
+      await new Promise<void>((resolve) => client.unsubscribe({ unsubscriptions: refused } as never, () => resolve()))
+      if (!client.clean) await (aedes as unknown as { persistence: { removeSubscriptions(c: Client, s: string[]): Promise<void> } }).persistence.removeSubscriptions(client, refused)
+    })().catch((err: unknown) => log.error({ err, clientId: client.id }, 're-checking grants after an access change failed'))
+  }
+
+  /** Takes away every grant of `session` that `inScope` selects; re-checks them afterwards. */
+  const revoke = (client: Client, session: Session, inScope: (filter: string) => boolean, serverId?: string): void => {
+    const taken = [...session.granted].filter(inScope)
+    if (taken.length === 0) return
+    session.epoch = (session.epoch ?? 0) + 1
+    for (const f of taken) session.granted.delete(f)
+    if (serverId !== undefined) session.hidden?.delete(serverId)
+    recheck(client, session, taken)
+  }
+
+  const inServer = (serverId: string) => (f: string): boolean => {
+    const t = parseFilter(f)
+    return t !== null && 'serverId' in t && t.serverId === serverId
+  }
+
+  const handle = (e: AccessEvent): void => {
+    switch (e.type) {
+      case 'membership': {
+        if (e.serverId !== undefined) policy.forgetMember(e.serverId, e.userId)
+        if (e.chatId !== undefined) policy.forgetChatMember(e.chatId, e.userId)
+        for (const client of localClients(aedes)) {
+          const session = sessionOf(client)
+          if (session?.userId !== e.userId) continue
+          if (e.serverId !== undefined) revoke(client, session, inServer(e.serverId), e.serverId)
+          if (e.chatId !== undefined) revoke(client, session, (f) => f === topics.chat(e.chatId!))
+        }
+        return
+      }
+      case 'server-permissions': {
+        policy.forgetServer(e.serverId)
+        if (e.channelId !== undefined) directory.forgetChannel(e.channelId)
+        else directory.forgetChannel()
+        const wildcard = topics.serverWildcard(e.serverId)
+        for (const client of localClients(aedes)) {
+          const session = sessionOf(client)
+          if (session === undefined) continue
+          if (e.channelId === undefined) {
+            revoke(client, session, inServer(e.serverId), e.serverId)
+            continue
+          }
+          const channelId = e.channelId
+          if (session.granted.has(wildcard)) {
+            // Hide the channel from the wildcard now; the fresh check below may show it again.
+            const hidden = session.hidden ?? (session.hidden = new Map())
+            const set = hidden.get(e.serverId) ?? new Set<string>()
+            set.add(channelId)
+            hidden.set(e.serverId, set)
+            session.granted.delete(wildcard)
+            session.epoch = (session.epoch ?? 0) + 1
+            session.granted.add(wildcard)
+            void policy.hiddenChannels(session.userId, e.serverId).then(
+              (fresh) => session.granted.has(wildcard) && session.hidden!.set(e.serverId, fresh),
+              (err: unknown) => log.error({ err }, 'recomputing hidden channels failed'),
+            )
+          }
+          revoke(client, session, (f) => f === topics.serverChannel(e.serverId, channelId) || f === topics.typing(e.serverId, channelId))
+        }
+        return
+      }
+      case 'chat-closed':
+        directory.forgetChannel(e.chatId)
+        return
+      case 'presence': {
+        const topic = topics.presence(e.userId)
+        for (const client of localClients(aedes)) {
+          const session = sessionOf(client)
+          if (session !== undefined && session.userId !== e.userId) revoke(client, session, (f) => f === topic)
+        }
+        return
+      }
+      case 'sessions-revoked':
+        return
+    }
+  }
+  bus.subscribe(handle)
+}
