@@ -98,4 +98,27 @@ t.test('two brokers and two API sidecars over MariaDB and Redis', async (t) => {
   clients.push(back)
   const queued = await new Promise<DeltaJson>((resolve) => back.on('message', (tp, p) => tp === topic && resolve((JSON.parse(p.toString()) as Envelope<string, DeltaJson>).data)))
   t.equal(queued.content, 'while the tablet slept', 'the queued delta arrives on reconnect to the other node')
+
+  // A kick through one sidecar stops delivery on both broker nodes before the next delta.
+  const carol = await api<{ user_id: string; token: string }>(api1!.httpPort, '/api/auth/register', { username: 'carol', password: 'correct horse battery' })
+  await api(api1!.httpPort, `/api/servers/${serverId}/join`, {}, carol.token)
+  const carolGot: Record<string, string[]> = { A: [], B: [] }
+  const carolOn: Record<string, MqttClient> = {}
+  for (const [node, port] of [['A', brokerA!.mqttPort!], ['B', brokerB!.mqttPort!]] as const) {
+    const c = await connect(port, carol, 'carol', `carol-${node}`)
+    c.on('message', (tp, p) => tp === topic && carolGot[node]!.push((JSON.parse(p.toString()) as Envelope<string, DeltaJson>).data.content!))
+    await c.subscribeAsync([topics.serverWildcard(serverId), topic, topics.inbox(carol.user_id)], { qos: 1 })
+    carolOn[node] = c
+  }
+  await api(api2!.httpPort, '/api/post/', { action: 'POST_MESSAGE', data: { channel_id: channelId, content: 'before the kick' } }, alice.token)
+  await waitFor('carol receives on both nodes', () => (carolGot['A']!.includes('before the kick') && carolGot['B']!.includes('before the kick') ? true : undefined))
+  await api(api2!.httpPort, `/api/servers/${serverId}/members/${carol.user_id}/kick`, {}, alice.token)
+  await api(api1!.httpPort, '/api/post/', { action: 'POST_MESSAGE', data: { channel_id: channelId, content: 'after the kick' } }, alice.token)
+  for (const node of ['A', 'B']) {
+    const c = carolOn[node]!
+    const reply = new Promise<void>((resolve) => c.on('message', (tp, p) => tp === topics.inbox(carol.user_id) && p.toString().includes('"marker"') && resolve()))
+    await c.publishAsync(topics.requests(`carol-${node}`), JSON.stringify({ action: 'SYNC', request_id: 'marker', data: {} }), { qos: 1 })
+    await reply
+    t.notOk(carolGot[node]!.includes('after the kick'), `broker ${node}: nothing after the kick`)
+  }
 })
