@@ -213,7 +213,7 @@ async function run(t: Test, chime: TestChime): Promise<void> {
 
 await eachProfile(t, 'servers', run)
 
-t.test('membership over MQTT: the inbox tells a user it joined, and the request path answers', async (t) => {
+t.test('membership over MQTT: the inbox tells a user it joined; JOIN_SERVER, LEAVE_SERVER, CREATE_CHAT, ACCEPT_INVITE, LEAVE_CHAT requests', async (t) => {
   const { startTestChime } = await import('../helpers/chime.ts')
   const chime = await startTestChime(t)
   const owner = await chime.register()
@@ -227,4 +227,16 @@ t.test('membership over MQTT: the inbox tells a user it joined, and the request 
   await chime.http('POST', `/api/invites/${invite.body.code}/accept`, { token: friend.token })
   const joined = await waitFor('the join event', () => events.find((e) => e.action === 'MEMBERSHIP'))
   t.same({ ...(joined.data as object), delta_id: 'x' }, { change: 'joined', server_id: srv.body.server_id, role: 'member', delta_id: 'x' })
+
+  const other = await chime.http<{ server_id: string }>('POST', '/api/servers', { token: owner.token, body: { name: 'Open' } })
+  const join = await request(client, friend.user_id, 'JOIN_SERVER', { server_id: other.body.server_id })
+  t.same([join.action, (join.data as { joined: boolean }).joined], ['JOIN_SERVER_RESPONSE', true])
+  const leave = await request(client, friend.user_id, 'LEAVE_SERVER', { server_id: other.body.server_id })
+  t.same([leave.action, (leave.data as { left: boolean }).left], ['LEAVE_SERVER_RESPONSE', true])
+  const chat = await request(client, friend.user_id, 'CREATE_CHAT', { user_ids: [owner.user_id] })
+  t.same([chat.action, (chat.data as { type: string }).type], ['CREATE_CHAT_RESPONSE', 'dm'])
+  const bad = await request(client, friend.user_id, 'ACCEPT_INVITE', { code: '../../etc' })
+  t.same([bad.action, (bad.data as { code: string }).code], ['ERROR', 'INVALID_FIELD'], 'a malformed code over MQTT')
+  const none = await request(client, friend.user_id, 'LEAVE_CHAT', { chat_id: (chat.data as { chat_id: string }).chat_id })
+  t.same([none.action, (none.data as { code: string }).code], ['ERROR', 'INVALID_FIELD'], 'a 1:1 chat is not left, over MQTT either')
 })

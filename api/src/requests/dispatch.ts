@@ -7,7 +7,9 @@ import { checkPostMessage, doPostMessage } from '../services/post-message.ts'
 import { doRestoreHistory } from '../services/restore-history.ts'
 import { doSync } from '../services/sync.ts'
 import type { Caller, Core } from '../services/context.ts'
-import { isPlainObject, type Data } from './fields.ts'
+import { isPlainObject, requireId, type Data } from './fields.ts'
+import { doCreateChat, doLeaveChat } from '../services/chats.ts'
+import { doAcceptInvite, doJoinServer, doLeaveServer, inviteCode } from '../services/servers.ts'
 
 export interface RequestEnvelope {
   action: string
@@ -65,6 +67,16 @@ async function handleOne(core: Core, caller: Caller, env: RequestEnvelope): Prom
       const input = await checkPostMessage(core, caller, env.data)
       return reply('POST_MESSAGE_RESPONSE', await doPostMessage(core, input), env.request_id)
     }
+    case 'CREATE_CHAT':
+      return reply('CREATE_CHAT_RESPONSE', await doCreateChat(core, caller, env.data), env.request_id)
+    case 'JOIN_SERVER':
+      return reply('JOIN_SERVER_RESPONSE', await doJoinServer(core, caller, requireId(env.data, 'server_id')), env.request_id)
+    case 'LEAVE_SERVER':
+      return reply('LEAVE_SERVER_RESPONSE', await doLeaveServer(core, caller, requireId(env.data, 'server_id')), env.request_id)
+    case 'ACCEPT_INVITE':
+      return reply('ACCEPT_INVITE_RESPONSE', await doAcceptInvite(core, caller, inviteCode(env.data['code'])), env.request_id)
+    case 'LEAVE_CHAT':
+      return reply('LEAVE_CHAT_RESPONSE', await doLeaveChat(core, caller, requireId(env.data, 'chat_id')), env.request_id)
     default:
       throw new ChatError('UNKNOWN_ACTION', `unknown action ${JSON.stringify(env.action).slice(0, 80)}`)
   }

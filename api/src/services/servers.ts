@@ -144,7 +144,7 @@ export async function doListMembers(core: Core, caller: Caller, serverId: string
 }
 
 export async function doAddMembers(core: Core, caller: Caller, serverId: string, data: Data): Promise<{ added: number }> {
-  const { result } = await core.sequencer.change(changes.addServerMembers(serverId, caller.userId, idList(data, 'user_ids', 10_000)))
+  const { result } = await core.sequencer.change(changes.addServerMembers(serverId, caller.userId, idList(data, 'user_ids', 2000)))
   return { added: result.added }
 }
 

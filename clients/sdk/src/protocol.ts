@@ -15,7 +15,11 @@ export const ACTIONS = {
 } as const
 
 /** Actions a client may send as a request. */
-export const REQUEST_ACTIONS = ['SYNC', 'POST_MESSAGE', 'RESTORE_HISTORY'] as const
+export const REQUEST_ACTIONS = [
+  'SYNC', 'POST_MESSAGE', 'RESTORE_HISTORY',
+  // membership actions a client takes in real time; each answers <ACTION>_RESPONSE
+  'CREATE_CHAT', 'JOIN_SERVER', 'LEAVE_SERVER', 'ACCEPT_INVITE', 'LEAVE_CHAT',
+] as const
 export type RequestAction = (typeof REQUEST_ACTIONS)[number]
 
 export interface Envelope<A extends string = string, D = object> {
