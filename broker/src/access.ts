@@ -38,6 +38,7 @@ export class AccessPolicy {
   private readonly members = new TtlCache<MemberRecord | null>()
   private readonly overrides = new TtlCache<Map<string, Override[]>>()
   private readonly chatMembers = new TtlCache<boolean>()
+  private readonly closed = new TtlCache<string[]>()
 
   constructor(private readonly directory: Directory) {}
 
@@ -75,6 +76,15 @@ export class AccessPolicy {
   }
   forgetServer(serverId: string): void {
     this.overrides.delete(serverId)
+    this.closed.delete(serverId)
+  }
+
+  private async closedChannels(serverId: string): Promise<string[]> {
+    const hit = this.closed.get(serverId)
+    if (hit !== undefined) return hit
+    const value = await this.directory.closedChannelIds(serverId)
+    this.closed.set(serverId, value)
+    return value
   }
   forgetChatMember(chatId: string, userId: string): void {
     this.chatMembers.delete(`${chatId}/${userId}`)
@@ -98,7 +108,7 @@ export class AccessPolicy {
     for (const [channelId, list] of await this.serverOverrides(serverId)) {
       if (!has(channelPermissions(member.role, userId, list), PERMISSIONS.READ)) hidden.add(channelId)
     }
-    for (const c of await this.directory.closedChannelIds(serverId)) hidden.add(c)
+    for (const c of await this.closedChannels(serverId)) hidden.add(c)
     return hidden
   }
 

@@ -4,6 +4,7 @@ import { parseTopic } from '../../../clients/sdk/src/topics.ts'
 import type { AccessPolicy } from '../access.ts'
 import type { RequestGateway } from '../request-gateway.ts'
 import { sessionOf } from '../sessions.ts'
+import { presenceError } from '../presence.ts'
 
 /**
  * PUBLISH. aedes disconnects a client whose publish is refused with an error, so a refused
@@ -30,7 +31,11 @@ export function createAuthorizePublish(access: AccessPolicy, gateway: RequestGat
       return
     }
     access.mayPublish(session, packet.topic).then(
-      (ok) => (ok ? done(null) : drop(new ChatError('FORBIDDEN_TOPIC', `you may not publish on ${packet.topic.slice(0, 200)}`))),
+      (ok) => {
+        if (!ok) return drop(new ChatError('FORBIDDEN_TOPIC', `you may not publish on ${packet.topic.slice(0, 200)}`))
+        const invalid = t?.kind === 'presence' ? presenceError(packet.payload) : null
+        return invalid === null ? done(null) : drop(invalid)
+      },
       (err: unknown) => {
         onError(err)
         drop(new ChatError('INTERNAL'))
