@@ -8,6 +8,7 @@ import type { Directory } from '../../api/src/store/directory.ts'
 import { AccessPolicy } from './access.ts'
 import { createAccessBus, type AccessBus } from './access-events.ts'
 import { applyAccessEvents } from './revoke-grants.ts'
+import { guardSubscriptionStore } from './persistence-guard.ts'
 import { createAuthenticate } from './hooks/authenticate.ts'
 import { authorizeForward } from './hooks/authorize-forward.ts'
 import { createAuthorizePublish } from './hooks/authorize-publish.ts'
@@ -95,6 +96,7 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
     authorizePublish: (client, packet, done) => createAuthorizePublish(policy, gateway!, dropped, onError)(client, packet, done),
   })
   instance = aedes
+  guardSubscriptionStore(aedes)
   gateway = new RequestGateway(aedes, deps.backend)
   // Consumed requests and refused publishes stop here instead of entering the fan-out.
   const publish = aedes.publish.bind(aedes)
