@@ -1,14 +1,19 @@
 // buildApp builds the HTTP API (and, given a broker, MQTT over WebSocket at /mqtt); it does
 // not listen. Tests call app.inject(); server.ts listens.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
-import type { Aedes } from 'aedes'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { Aedes, Client } from 'aedes'
 import { ChatError } from '../../clients/sdk/src/errors.ts'
 import { registerMqttWebSocket } from '../../broker/src/websocket.ts'
 import { isValidId } from '../../clients/sdk/src/topics.ts'
 import { checkEnvelope, dispatchRequests, errorEnvelope } from './requests/dispatch.ts'
-import { doLogin, doRegister } from './services/accounts.ts'
+import { doChangePassword, doDeleteAccount, doLogin, doLogout, doOidcLogin, doRefresh, doRegister } from './services/accounts.ts'
+import { doListDevices, doRegisterDevice, doRevokeDevice, type OnlineCheck } from './services/devices.ts'
+import { doAddFavorite, doBlock, doFindUser, doGetMe, doGetUser, doListBlocks, doListFavorites, doRemoveFavorite, doUnblock, doUpdateMe } from './services/profiles.ts'
+import { identityOf } from './auth/identity.ts'
+import { clientAddress } from './auth/rate-limit.ts'
+import { sessionOf } from '../../broker/src/sessions.ts'
 import type { Core } from './services/context.ts'
-import { body, caller, pathId } from './routes/inputs.ts'
+import { body, caller, optionalBody, pathId, query } from './routes/inputs.ts'
 import { registerSocialRoutes } from './routes/social.ts'
 
 export interface AppOptions {
@@ -16,6 +21,9 @@ export interface AppOptions {
   broker?: Aedes
   logger?: FastifyBaseLogger
 }
+
+/** Routes that take no token (one sent along is ignored). */
+const SIGN_IN_ROUTES = new Set(['/api/auth/register', '/api/auth/login', '/api/auth/oidc', '/api/auth/refresh'])
 
 const FASTIFY_TO_CHIME: Record<string, ChatError['code']> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'BAD_JSON',
@@ -51,21 +59,57 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     void reply.status(404).send(errorEnvelope(new ChatError('NOT_FOUND'), undefined))
   })
 
-  // Bearer tokens on every /api route except register and login.
+  // Bearer tokens on every /api route except the sign-in routes; a revoked sign-in's token is
+  // refused (auth/session-gate.ts: cached a few seconds, dropped at once on revocation).
+  const signIns = identityOf(core).gate
+  core.access.subscribe((event) => signIns.onAccessEvent(event))
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization
     if (header === undefined || !request.url.startsWith('/api/')) return
     const match = /^Bearer (\S+)$/.exec(header)
     if (match === null) throw new ChatError('UNAUTHENTICATED', 'use "Authorization: Bearer <token>"')
+    if (SIGN_IN_ROUTES.has(request.url.split('?')[0]!.replace(/\/+$/, ''))) return
     const claims = await core.tokens.verify(match[1]!)
+    await signIns.check(claims)
     const clientId = request.headers['x-chime-client-id']
     request.caller = { ...claims, ...(typeof clientId === 'string' && isValidId(clientId) ? { clientId } : {}) }
   })
 
   app.get('/healthz', async () => ({ status: 'ok' }))
 
-  app.post('/api/auth/register', async (request) => doRegister(core, body(request)))
-  app.post('/api/auth/login', async (request) => doLogin(core, body(request)))
+  // ---- identity: accounts and sign-in, devices, profiles, favorites and blocks
+  // (docs/protocol.md; services/accounts.ts, devices.ts, profiles.ts)
+  {
+    const from = (request: FastifyRequest): string => clientAddress(request.ip, request.headers['x-forwarded-for'], core.config.trustProxyHops)
+    const brokerClients = opts.broker === undefined ? undefined : (opts.broker as unknown as { clients: Record<string, Client | undefined> }).clients
+    const online: OnlineCheck | undefined = brokerClients === undefined ? undefined : (clientId, userId) => sessionOf(brokerClients[clientId])?.userId === userId
+    app.post('/api/auth/register', async (request) => doRegister(core, body(request), from(request)))
+    app.post('/api/auth/login', async (request) => doLogin(core, body(request), from(request)))
+    app.post('/api/auth/oidc', async (request) => doOidcLogin(core, body(request), from(request)))
+    app.post('/api/auth/refresh', async (request) => doRefresh(core, body(request), from(request)))
+    app.post('/api/auth/logout', async (request) => doLogout(core, caller(request), optionalBody(request)))
+    app.post('/api/auth/password', async (request) => doChangePassword(core, caller(request), body(request), from(request)))
+    app.get('/api/users/me', async (request) => doGetMe(core, caller(request)))
+    app.patch('/api/users/me', async (request) => doUpdateMe(core, caller(request), body(request)))
+    app.delete('/api/users/me', async (request) => doDeleteAccount(core, caller(request), optionalBody(request), from(request)))
+    app.get('/api/users', async (request) => {
+      caller(request)
+      return doFindUser(core, query(request))
+    })
+    app.get('/api/users/:userId', async (request) => {
+      caller(request)
+      return doGetUser(core, pathId(request, 'userId'))
+    })
+    app.get('/api/favorites', async (request) => doListFavorites(core, caller(request)))
+    app.put('/api/favorites/:userId', async (request) => doAddFavorite(core, caller(request), pathId(request, 'userId')))
+    app.delete('/api/favorites/:userId', async (request) => doRemoveFavorite(core, caller(request), pathId(request, 'userId')))
+    app.get('/api/blocks', async (request) => doListBlocks(core, caller(request)))
+    app.put('/api/blocks/:userId', async (request) => doBlock(core, caller(request), pathId(request, 'userId')))
+    app.delete('/api/blocks/:userId', async (request) => doUnblock(core, caller(request), pathId(request, 'userId')))
+    app.get('/api/devices', async (request) => doListDevices(core, caller(request), online))
+    app.post('/api/devices', async (request) => doRegisterDevice(core, caller(request), body(request), online))
+    app.delete('/api/devices/:clientId', async (request) => doRevokeDevice(core, caller(request), pathId(request, 'clientId')))
+  }
 
   registerSocialRoutes(app, core)
 

@@ -10,6 +10,7 @@ import { createAccessBus, type AccessBus } from './access-events.ts'
 import { applyAccessEvents } from './revoke-grants.ts'
 import { guardSubscriptionStore } from './persistence-guard.ts'
 import { createAuthenticate } from './hooks/authenticate.ts'
+import { disconnectRevoked } from './disconnect-revoked.ts'
 import { authorizeForward } from './hooks/authorize-forward.ts'
 import { createAuthorizePublish } from './hooks/authorize-publish.ts'
 import { createAuthorizeSubscribe } from './hooks/authorize-subscribe.ts'
@@ -90,7 +91,7 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
   const aedes = await Aedes.createBroker({
     ...(deps.cluster ? clusterOptions(deps.cluster) : {}),
     maxClientsIdLength: 64,
-    authenticate: createAuthenticate(deps.tokens, () => instance!),
+    authenticate: createAuthenticate(deps.tokens, () => instance!, deps.directory.accounts(), onError),
     authorizeForward,
     authorizeSubscribe: createAuthorizeSubscribe(policy, onError),
     authorizePublish: (client, packet, done) => createAuthorizePublish(policy, gateway!, dropped, onError)(client, packet, done),
@@ -112,6 +113,7 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
   applyAccessEvents(aedes, access, policy, deps.directory, deps.log)
   aedes.on('clientError', (client, err) => deps.log.warn({ clientId: client.id, err: err.message }, 'client error'))
   aedes.on('connectionError', (_client, err) => deps.log.warn({ err: err.message }, 'connection error'))
+  disconnectRevoked({ aedes, access })
   return {
     aedes,
     access,

@@ -12,6 +12,10 @@ export interface Session {
    * taken over under another user's client id never delivers that user's queue.
    */
   granted: Set<string>
+  /** The sign-in (auth session) of the token; its revocation closes this connection. */
+  sessionId?: string
+  /** When CONNECT was checked against the database (ms): revocations after it still apply. */
+  checkedAt?: number
   /**
    * Per server whose wildcard is granted: channels this user may not read (private
    * channels, deleted ones), which the wildcard must not deliver. Set by the access policy.

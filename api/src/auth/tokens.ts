@@ -4,11 +4,13 @@ import { ChatError } from '../../../clients/sdk/src/errors.ts'
 export interface TokenClaims {
   userId: string
   username: string
+  /** The auth session (auth_sessions.id) the token was issued for: the `sid` claim. */
+  sessionId: string
 }
 
 export interface TokenService {
   issue(claims: TokenClaims): Promise<string>
-  /** Throws ChatError UNAUTHENTICATED or TOKEN_EXPIRED. */
+  /** Throws ChatError UNAUTHENTICATED or TOKEN_EXPIRED. Does not look at revocation (see session-gate.ts). */
   verify(token: string): Promise<TokenClaims>
 }
 
@@ -18,8 +20,8 @@ const ISSUER = 'chime'
 export function createTokenService(secret: string, ttlSeconds: number): TokenService {
   const key = new TextEncoder().encode(secret)
   return {
-    async issue({ userId, username }) {
-      return new SignJWT({ name: username })
+    async issue({ userId, username, sessionId }) {
+      return new SignJWT({ name: username, sid: sessionId })
         .setProtectedHeader({ alg: 'HS256' })
         .setSubject(userId)
         .setIssuer(ISSUER)
@@ -30,8 +32,9 @@ export function createTokenService(secret: string, ttlSeconds: number): TokenSer
     async verify(token) {
       try {
         const { payload } = await jwtVerify(token, key, { issuer: ISSUER, algorithms: ['HS256'] })
-        if (typeof payload.sub !== 'string' || typeof payload['name'] !== 'string') throw new ChatError('UNAUTHENTICATED')
-        return { userId: payload.sub, username: payload['name'] }
+        const { sub, name, sid } = payload as { sub?: unknown; name?: unknown; sid?: unknown }
+        if (typeof sub !== 'string' || typeof name !== 'string' || typeof sid !== 'string' || sid === '') throw new ChatError('UNAUTHENTICATED')
+        return { userId: sub, username: name, sessionId: sid }
       } catch (err) {
         if (err instanceof ChatError) throw err
         if (err instanceof joseErrors.JWTExpired) throw new ChatError('TOKEN_EXPIRED')

@@ -20,4 +20,6 @@ export interface Caller {
   username: string
   /** MQTT client id when the request came over MQTT. */
   clientId?: string
+  /** The sign-in (auth session) of the caller's token, when it came with one. */
+  sessionId?: string
 }

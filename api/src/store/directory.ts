@@ -1,6 +1,7 @@
 // Who exists and who may read what: users, servers, channels, chats and membership.
 import type { Database } from '../db/open-database.ts'
 import { newId } from '../ids.ts'
+import { AccountStore } from './accounts.ts'
 import { ChatError } from '../../../clients/sdk/src/errors.ts'
 import { channelPermissions, has, isRole, PERMISSIONS, type Override } from '../../../clients/sdk/src/permissions.ts'
 import type { ChannelKind, ChannelRecord, MemberRecord, ServerRecord, ServerRole, UserRecord } from './types.ts'
@@ -33,6 +34,11 @@ export class Directory {
 
   findUserById(id: string): Promise<UserRecord | null> {
     return this.db.prisma.user.findUnique({ where: { id } })
+  }
+
+  /** Sign-ins and devices of users (accounts.ts), for the broker's CONNECT checks. */
+  accounts(): AccountStore {
+    return new AccountStore(this.db)
   }
 
   // ---- servers and their channels (changes go through changes.ts and the sequencer)
@@ -123,19 +129,24 @@ export class Directory {
    * do not leak their existence.
    */
   async readableChannel(userId: string, channelId: string): Promise<ChannelRecord> {
+    return (await this.channelWithBits(userId, channelId)).channel
+  }
+
+  /** The channel and userId's bits in it, when it may read it; the coded error otherwise. */
+  private async channelWithBits(userId: string, channelId: string): Promise<{ channel: ChannelRecord; bits: number }> {
     const channel = await this.findChannel(channelId)
     if (channel === null) throw new ChatError('CHANNEL_NOT_FOUND')
-    if (await this.canRead(userId, channel)) return channel
+    const bits = await this.permissionsIn(userId, channel)
+    if (has(bits, PERMISSIONS.READ)) return { channel, bits }
     if (channel.serverId !== null && !channel.closed && (await this.member(channel.serverId, userId)) === null && (await this.findServer(channel.serverId))?.isPublic === true) throw new ChatError('NOT_A_MEMBER')
     throw new ChatError('CHANNEL_NOT_FOUND')
   }
 
   /** The channel userId wants to post in: readable, not closed, not muted, POST allowed, not blocked (1:1). */
   async writableChannel(userId: string, channelId: string): Promise<ChannelRecord> {
-    const channel = await this.readableChannel(userId, channelId)
+    const { channel, bits } = await this.channelWithBits(userId, channelId)
     if (channel.closed) throw new ChatError('CHANNEL_CLOSED')
     if (channel.kind === 'server') throw new ChatError('FORBIDDEN', "a server's own log takes no posts")
-    const bits = await this.permissionsIn(userId, channel)
     if (!has(bits, PERMISSIONS.POST)) {
       const member = channel.serverId === null ? null : await this.member(channel.serverId, userId)
       if (member?.mutedUntil && member.mutedUntil.getTime() > Date.now()) throw new ChatError('MUTED', undefined, { until: member.mutedUntil.toISOString() })

@@ -1,31 +1,70 @@
 import type { Aedes, AuthenticateError, Client } from 'aedes'
 import type { TokenService } from '../../../api/src/auth/tokens.ts'
+import type { ConnectVerdict, DeviceRow } from '../../../api/src/store/accounts.ts'
 import { sessionOf, setSession } from '../sessions.ts'
 
 // CONNACK return codes of MQTT 3.1.1 [MQTT-3.2.2-3]
 const IDENTIFIER_REJECTED = 2
+const SERVER_UNAVAILABLE = 3
 const NOT_AUTHORIZED = 5
 
 function refuse(message: string, returnCode = NOT_AUTHORIZED): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError
 }
 
-/** CONNECT: username is the Chime username, password the token from login/register. */
-export function createAuthenticate(tokens: TokenService, broker: () => Aedes) {
+/** The sign-in and device rows CONNECT is checked against (AccountStore in api/src/store/accounts.ts). */
+export interface ConnectRegistry {
+  checkConnect(userId: string, sessionId: string, clientId: string): Promise<{ verdict: ConnectVerdict; device: DeviceRow | null }>
+  recordConnect(userId: string, clientId: string, known: DeviceRow | null): Promise<void>
+}
+
+const REFUSALS: Record<Exclude<ConnectVerdict, null>, string> = {
+  'session-revoked': 'this sign-in was revoked; log in again',
+  'user-deleted': 'this account was deleted',
+  'device-revoked': 'this device was revoked; register it again',
+}
+
+/**
+ * CONNECT: username is the Chime username, password the token from login/register. With a
+ * registry, the token's sign-in must be live, its user not deleted and the client id not a
+ * device the user revoked; the device is then recorded (one indexed write, whose failure is
+ * only logged).
+ */
+export function createAuthenticate(tokens: TokenService, broker: () => Aedes, registry?: ConnectRegistry, onError: (err: unknown) => void = () => {}) {
   return function authenticate(client: Client, username: Readonly<string> | undefined, password: Readonly<Buffer> | undefined, done: (err: AuthenticateError | null, success: boolean | null) => void): void {
     if (password === undefined || password.length === 0) return done(refuse('a token is required as the password'), false)
     const token = password.toString('utf8')
+    // [MQTT-3.1.4-2] would let a new connection take over a live one with the same client
+    // id; another user's connection is not to be taken over.
+    const takenOver = (userId: string): boolean => {
+      const live = sessionOf((broker() as unknown as { clients: Record<string, Client | undefined> }).clients[client.id])
+      return live !== undefined && live.userId !== userId
+    }
     tokens.verify(token).then(
-      (claims) => {
+      async (claims) => {
         if (username !== undefined && username !== '' && username !== claims.username) return done(refuse('the username does not match the token'), false)
-        // [MQTT-3.1.4-2] would let a new connection take over a live one with the same client
-        // id; another user's connection is not to be taken over.
-        const live = sessionOf((broker() as unknown as { clients: Record<string, Client | undefined> }).clients[client.id])
-        if (live !== undefined && live.userId !== claims.userId) return done(refuse('that client id is in use by another user', IDENTIFIER_REJECTED), false)
-        setSession(client, { userId: claims.userId, username: claims.username, token, granted: new Set() })
+        const checkedAt = Date.now()
+        if (registry !== undefined) {
+          let checked: Awaited<ReturnType<ConnectRegistry['checkConnect']>>
+          try {
+            checked = await registry.checkConnect(claims.userId, claims.sessionId, client.id)
+          } catch (err) {
+            onError(err)
+            return done(refuse('the sign-in could not be checked', SERVER_UNAVAILABLE), false)
+          }
+          if (checked.verdict !== null) return done(refuse(REFUSALS[checked.verdict]), false)
+          if (takenOver(claims.userId)) return done(refuse('that client id is in use by another user', IDENTIFIER_REJECTED), false)
+          try {
+            await registry.recordConnect(claims.userId, client.id, checked.device)
+          } catch (err) {
+            onError(err)
+          }
+        }
+        if (takenOver(claims.userId)) return done(refuse('that client id is in use by another user', IDENTIFIER_REJECTED), false)
+        setSession(client, { userId: claims.userId, username: claims.username, token, sessionId: claims.sessionId, checkedAt, granted: new Set() })
         done(null, true)
       },
       () => done(refuse('invalid or expired token'), false),
-    )
+    ).catch(onError)
   }
 }
