@@ -193,7 +193,7 @@ async function revocationSuite(t: Test, chime: TestChime): Promise<void> {
     t.equal((await chime.http('PUT', `/api/favorites/${alice.user_id}`, { token: bob.token })).status, 200)
     t.equal((await chime.http('PUT', `/api/blocks/${carol.user_id}`, { token: alice.token })).status, 200)
     const client = await chime.connect(asUser(alice), { clientId: uniqueName('del') })
-    const deltasBefore = await db.prisma.delta.count({ where: { userId: alice.user_id } })
+    const deltasBefore = await db.prisma.delta.count({ where: { userId: alice.user_id, type: 'message' } })
     t.ok(deltasBefore >= 2)
 
     expectError(t, await chime.http('DELETE', '/api/users/me', { token: alice.token, body: { password: 'not the password' } }), 403, 'WRONG_PASSWORD', 'a wrong password')
@@ -213,7 +213,14 @@ async function revocationSuite(t: Test, chime: TestChime): Promise<void> {
     t.equal(await db.prisma.serverMember.count({ where: { userId: alice.user_id } }), 0, 'server memberships gone')
     t.equal(await db.prisma.chatMember.count({ where: { userId: alice.user_id } }), 0, 'chat memberships gone')
     t.equal(await db.prisma.authSession.count({ where: { userId: alice.user_id, revokedAt: null } }), 0, 'every sign-in revoked')
-    t.equal(await db.prisma.delta.count({ where: { userId: alice.user_id } }), deltasBefore, 'her messages stay')
+    t.equal(await db.prisma.delta.count({ where: { userId: alice.user_id, type: 'message' } }), deltasBefore, 'her messages stay')
+    const recorded = async (channelId: string): Promise<string[]> =>
+      (await db.prisma.delta.findMany({ where: { channelId, userId: alice.user_id, type: { not: 'message' } }, orderBy: { id: 'asc' } })).map((d) => d.type).filter((type) => type !== 'server_created' && type !== 'chat_created' && type !== 'member_joined')
+    t.same(await recorded(own.server_id), ['owner_transferred', 'member_left'], "her server's log records the hand-over and her leaving")
+    t.same(await recorded(bobs.server_id), ['member_left'], "Bob's server log records her leaving")
+    t.same(await recorded(lonely.server_id), ['server_deleted'], 'the server she was alone in records its deletion')
+    t.same(await recorded(group.chat_id), ['chat_member_left', 'chat_admin'], 'the group records her leaving and its new admin')
+    t.same(await recorded(dm.chat_id), ['chat_member_left'], 'so does the 1:1 chat')
     t.ok(await db.prisma.delta.findUnique({ where: { id: BigInt(msg.data.delta_id) } }), 'the very delta is untouched')
     const server = (await db.prisma.server.findUnique({ where: { id: own.server_id } }))!
     t.equal(server.ownerId, bob.user_id, 'her server passes to its remaining member')

@@ -6,7 +6,8 @@ import { ChatError } from '../../../clients/sdk/src/errors.ts'
 import { announce, identityOf } from '../auth/identity.ts'
 import { oidcUsername } from '../auth/oidc.ts'
 import { hashPassword, verifyPassword } from '../auth/passwords.ts'
-import { refreshTokenSession, sha256Hex } from '../store/accounts.ts'
+import { refreshTokenSession, sha256Hex, tombstoneUsername } from '../store/accounts.ts'
+import { deleteAccount } from '../store/changes.ts'
 import { optionalBoolean, requireString, type Data } from '../requests/fields.ts'
 import type { Caller, Core } from './context.ts'
 
@@ -171,10 +172,15 @@ export async function doChangePassword(core: Core, caller: Caller, data: Data, f
   return { revoked_sessions: others.length }
 }
 
-/** Deletes the caller's account (see AccountStore.deleteAccount); its messages stay. */
+/**
+ * Deletes the caller's account (store/changes.ts deleteAccount): its messages stay, every
+ * membership ends as a delta, and the access events reach every node before those deltas.
+ */
 export async function doDeleteAccount(core: Core, caller: Caller, data: Data, from: string): Promise<{ user_id: string; deleted: true }> {
   const user = await checkCurrentPassword(core, caller, data, 'password', from)
-  const { events } = await identityOf(core).accounts.deleteAccount(user.id)
-  await announce(core, events)
+  const { result } = await core.sequencer.change(deleteAccount(user.id, tombstoneUsername(user.id)))
+  // The bus has them already; this process's sign-in cache must not wait for the echo.
+  const { gate } = identityOf(core)
+  for (const e of result.events) gate.onAccessEvent(e)
   return { user_id: user.id, deleted: true }
 }

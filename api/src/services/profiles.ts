@@ -6,6 +6,7 @@ import { announce, identityOf } from '../auth/identity.ts'
 import { requireString, type Data } from '../requests/fields.ts'
 import type { ProfileRow } from '../store/accounts.ts'
 import type { Caller, Core } from './context.ts'
+import { createChat } from '../store/changes.ts'
 
 export const DELETED_DISPLAY_NAME = 'deleted user'
 
@@ -114,10 +115,16 @@ async function profiles(core: Core, rows: { userId: string; since: Date }[], sin
   })
 }
 
-export async function doAddFavorite(core: Core, caller: Caller, userId: string): Promise<{ user_id: string; favorite: true; added: boolean }> {
+/**
+ * Adds a favorite, and opens the pair's 1:1 chat (seed 004: chats begin on favoriting or on
+ * a first message). When either blocked the other there is no chat: chat_id is null.
+ */
+export async function doAddFavorite(core: Core, caller: Caller, userId: string): Promise<{ user_id: string; favorite: true; added: boolean; chat_id: string | null }> {
   await otherUser(core, caller, userId, 'CANNOT_FAVORITE_SELF')
-  const added = await identityOf(core).relations.addFavorite(caller.userId, userId)
-  return { user_id: userId, favorite: true, added }
+  const { relations } = identityOf(core)
+  const added = await relations.addFavorite(caller.userId, userId)
+  const chatId = (await relations.blockedEither(caller.userId, userId)) ? null : (await core.sequencer.change(createChat(caller.userId, [userId]))).result.chatId
+  return { user_id: userId, favorite: true, added, chat_id: chatId }
 }
 
 export async function doRemoveFavorite(core: Core, caller: Caller, userId: string): Promise<{ user_id: string; favorite: false; removed: boolean }> {

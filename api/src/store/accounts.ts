@@ -1,8 +1,6 @@
 // Sign-ins (auth_sessions), the device registry (devices) and account deletion, through
 // Prisma. The broker reads the same rows at CONNECT (broker/src/hooks/authenticate.ts).
 import { createHash, randomBytes } from 'node:crypto'
-import type { AccessEvent } from '../../../broker/src/access-events.ts'
-import { ROLE_RANK, isRole } from '../../../clients/sdk/src/permissions.ts'
 import type { Database } from '../db/open-database.ts'
 import { newId } from '../ids.ts'
 
@@ -65,11 +63,6 @@ export interface ProfileRow {
 
 /** Why a CONNECT is refused, or null when it may go on. */
 export type ConnectVerdict = null | 'session-revoked' | 'user-deleted' | 'device-revoked'
-
-export interface DeletedAccount {
-  /** Access changes to announce after the commit. */
-  events: AccessEvent[]
-}
 
 export class AccountStore {
   constructor(private readonly db: Database) {}
@@ -226,74 +219,4 @@ export class AccountStore {
   async updateProfile(userId: string, patch: { displayName?: string; statusText?: string | null; timezone?: string | null; iconFileId?: string | null }): Promise<ProfileRow> {
     return this.db.prisma.user.update({ where: { id: userId }, data: patch })
   }
-
-  /**
-   * Deletes an account in one transaction: the row stays (its messages keep their author)
-   * with deleted_at set, a tombstone username (so the name can be taken again), no profile
-   * and no password; its favorites, blocks, devices, server and chat memberships go (both
-   * directions for favorites and blocks); every sign-in is revoked. Servers it owned pass to
-   * the highest-ranking, longest-standing member (or are deleted when it was alone), and a
-   * group it was the only admin of gets its longest-standing member as admin.
-   */
-  async deleteAccount(userId: string): Promise<DeletedAccount> {
-    const p = this.db.prisma
-    const now = new Date()
-    const memberships = await p.serverMember.findMany({ where: { userId }, select: { serverId: true } })
-    const owned = await p.server.findMany({ where: { ownerId: userId, deletedAt: null }, select: { id: true } })
-    const ownedIds = new Set(owned.map((s) => s.id))
-    const events: AccessEvent[] = [{ type: 'sessions-revoked', userId }, { type: 'presence', userId }]
-    const writes = []
-    const successors: { serverId: string; userId: string }[] = []
-    const emptied: string[] = []
-    for (const { id: serverId } of owned) {
-      const candidates = await p.serverMember.findMany({ where: { serverId, userId: { not: userId } }, select: { userId: true, role: true, joinedAt: true } })
-      candidates.sort((a, b) => rank(b.role) - rank(a.role) || a.joinedAt.getTime() - b.joinedAt.getTime() || a.userId.localeCompare(b.userId))
-      const next = candidates[0]
-      if (next === undefined) emptied.push(serverId)
-      else successors.push({ serverId, userId: next.userId })
-    }
-    for (const s of successors) {
-      writes.push(p.server.update({ where: { id: s.serverId }, data: { ownerId: s.userId } }))
-      writes.push(p.serverMember.update({ where: { serverId_userId: { serverId: s.serverId, userId: s.userId } }, data: { role: 'owner' } }))
-      events.push({ type: 'membership', userId: s.userId, serverId: s.serverId })
-    }
-    if (emptied.length > 0) {
-      writes.push(p.server.updateMany({ where: { id: { in: emptied } }, data: { deletedAt: now, memberCount: 0 } }))
-      writes.push(p.channel.updateMany({ where: { serverId: { in: emptied }, closedAt: null }, data: { closedAt: now } }))
-      writes.push(p.invite.updateMany({ where: { serverId: { in: emptied }, revokedAt: null }, data: { revokedAt: now } }))
-      for (const serverId of emptied) events.push({ type: 'server-permissions', serverId })
-    }
-    const stillCounted = memberships.map((m) => m.serverId).filter((id) => !emptied.includes(id))
-    if (stillCounted.length > 0) writes.push(p.server.updateMany({ where: { id: { in: stillCounted } }, data: { memberCount: { decrement: 1 } } }))
-    for (const m of memberships) if (!ownedIds.has(m.serverId)) events.push({ type: 'membership', userId, serverId: m.serverId })
-
-    const chats = await p.chatMember.findMany({ where: { userId }, select: { channelId: true, role: true } })
-    for (const c of chats) {
-      events.push({ type: 'membership', userId, chatId: c.channelId })
-      if (c.role !== 'admin') continue
-      const rest = await p.chatMember.findMany({ where: { channelId: c.channelId, userId: { not: userId } }, select: { userId: true, role: true }, orderBy: [{ joinedAt: 'asc' }, { userId: 'asc' }] })
-      if (rest.length === 0 || rest.some((r) => r.role === 'admin')) continue
-      writes.push(p.chatMember.update({ where: { channelId_userId: { channelId: c.channelId, userId: rest[0]!.userId } }, data: { role: 'admin' } }))
-      events.push({ type: 'membership', userId: rest[0]!.userId, chatId: c.channelId })
-    }
-
-    await p.$transaction([
-      p.user.update({
-        where: { id: userId },
-        data: { username: tombstoneUsername(userId), passwordHash: '', displayName: 'deleted user', statusText: null, timezone: null, iconFileId: null, deletedAt: now },
-      }),
-      p.favorite.deleteMany({ where: { OR: [{ userId }, { favoriteId: userId }] } }),
-      p.block.deleteMany({ where: { OR: [{ userId }, { blockedId: userId }] } }),
-      p.device.deleteMany({ where: { userId } }),
-      p.serverMember.deleteMany({ where: { userId } }),
-      p.chatMember.deleteMany({ where: { userId } }),
-      p.authSession.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now } }),
-      ...writes,
-    ])
-    return { events }
-  }
-}
-
-function rank(role: string): number {
-  return isRole(role) ? ROLE_RANK[role] : -1
 }

@@ -628,3 +628,73 @@ export function endChat(chatId: string, actorId: string): ChangeWork<{ chatId: s
     )
   }
 }
+
+// ---- accounts
+
+/**
+ * Deletes an account: the user row stays as "deleted user" (its messages stay), its sign-ins
+ * are revoked, its favorites, blocks and devices go, and every membership ends as a delta in
+ * the server's log or the chat (`member_left` / `chat_member_left` with reason
+ * "account deleted"). A server it owned passes to the highest-ranking, longest-standing
+ * member (`owner_transferred`), or is deleted when nobody is left; a group it was the only
+ * admin of gets the longest-standing member as admin; an emptied group ends.
+ */
+export function deleteAccount(userId: string, tombstone: string): ChangeWork<{ userId: string; events: AccessEvent[] }> {
+  return async (tx) => {
+    const now = new Date()
+    const deltas: AppendInput[] = []
+    const access: AccessEvent[] = [{ type: 'sessions-revoked', userId }, { type: 'presence', userId }]
+    const inbox: InboxEvent[] = []
+    const servers = (await tx.all('SELECT su.server_id, su.role FROM server_users su JOIN servers s ON s.id = su.server_id WHERE su.user_id = ? AND s.deleted_at IS NULL', [userId])).map((r) => ({ serverId: String(r['server_id']), role: String(r['role']) }))
+    for (const { serverId, role } of servers) {
+      if (role === 'owner') {
+        const candidates = (await tx.all('SELECT user_id, role, joined_at FROM server_users WHERE server_id = ? AND user_id <> ?', [serverId, userId]))
+          .map((r) => ({ userId: String(r['user_id']), rank: isRole(String(r['role'])) ? ROLE_RANK[String(r['role']) as Role] : -1, joined: dbDate(r['joined_at'])!.getTime() }))
+          .sort((a, b) => b.rank - a.rank || a.joined - b.joined || a.userId.localeCompare(b.userId))
+        const next = candidates[0]
+        if (next === undefined) {
+          await tx.run('UPDATE servers SET deleted_at = ?, member_count = 0 WHERE id = ?', [now, serverId])
+          await tx.run('UPDATE channels SET closed_at = ? WHERE server_id = ? AND closed_at IS NULL', [now, serverId])
+          await tx.run('UPDATE invites SET revoked_at = ? WHERE server_id = ? AND revoked_at IS NULL', [now, serverId])
+          await tx.run('DELETE FROM server_users WHERE server_id = ?', [serverId])
+          deltas.push(record(serverId, userId, 'server_deleted', { reason: 'account deleted' }))
+          access.push({ type: 'server-permissions', serverId })
+          continue
+        }
+        await tx.run('UPDATE server_users SET role = ? WHERE server_id = ? AND user_id = ?', ['owner', serverId, next.userId])
+        await tx.run('UPDATE servers SET owner_id = ? WHERE id = ?', [next.userId, serverId])
+        deltas.push(record(serverId, userId, 'owner_transferred', { from: userId, to: next.userId, reason: 'account deleted' }))
+        access.push({ type: 'membership', userId: next.userId, serverId })
+        inbox.push({ userId: next.userId, data: { change: 'role', server_id: serverId, role: 'owner' }, deltaIndex: deltas.length - 1 })
+      }
+      await removeMember(tx, serverId, userId)
+      deltas.push(record(serverId, userId, 'member_left', { user_id: userId, reason: 'account deleted' }))
+      access.push({ type: 'membership', userId, serverId })
+    }
+    const chats = (await tx.all("SELECT m.channel_id, m.role, c.kind, c.closed_at FROM chat_members m JOIN channels c ON c.id = m.channel_id WHERE m.user_id = ?", [userId]))
+      .map((r) => ({ chatId: String(r['channel_id']), role: String(r['role']), kind: String(r['kind']), closed: r['closed_at'] !== null }))
+    for (const chat of chats) {
+      await tx.run('DELETE FROM chat_members WHERE channel_id = ? AND user_id = ?', [chat.chatId, userId])
+      deltas.push(record(chat.chatId, userId, 'chat_member_left', { user_id: userId, reason: 'account deleted' }))
+      access.push({ type: 'membership', userId, chatId: chat.chatId })
+      if (chat.kind !== 'group' || chat.closed) continue
+      const rest = await tx.all('SELECT user_id, role FROM chat_members WHERE channel_id = ? ORDER BY joined_at, user_id', [chat.chatId])
+      if (rest.length === 0) {
+        await tx.run('UPDATE channels SET closed_at = ? WHERE id = ?', [now, chat.chatId])
+        deltas.push(record(chat.chatId, userId, 'chat_ended', { reason: 'empty' }))
+        access.push({ type: 'chat-closed', chatId: chat.chatId })
+      } else if (chat.role === 'admin' && !rest.some((r) => String(r['role']) === 'admin')) {
+        const admin = String(rest[0]!['user_id'])
+        await tx.run('UPDATE chat_members SET role = ? WHERE channel_id = ? AND user_id = ?', ['admin', chat.chatId, admin])
+        deltas.push(record(chat.chatId, userId, 'chat_admin', { user_id: admin }))
+        inbox.push({ userId: admin, data: { change: 'role', chat_id: chat.chatId, role: 'admin' }, deltaIndex: deltas.length - 1 })
+      }
+    }
+    await tx.run("UPDATE users SET username = ?, password_hash = '', display_name = 'deleted user', status_text = NULL, timezone = NULL, icon_file_id = NULL, deleted_at = ? WHERE id = ?", [tombstone, now, userId])
+    await tx.run('DELETE FROM favorites WHERE user_id = ? OR favorite_id = ?', [userId, userId])
+    await tx.run('DELETE FROM blocks WHERE user_id = ? OR blocked_id = ?', [userId, userId])
+    await tx.run('DELETE FROM devices WHERE user_id = ?', [userId])
+    await tx.run('UPDATE auth_sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL', [now, userId])
+    return outcome({ userId, events: access }, deltas, access, inbox)
+  }
+}
