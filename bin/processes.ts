@@ -185,7 +185,7 @@ export async function startApiNode(config: Config, log: Logger = createLogger(co
   const secret = await jwtSecret(config, false)
   const databaseUrl = await prepareDatabase(config)
   const store = await openStore(databaseUrl, { maxDeltas: config.partitionMaxDeltas, maxBytes: config.partitionMaxBytes }, { onUnorderedPublish: (why) => log.warn({ why }, 'publishing out of the cross-sidecar order; subscribers recover by seq') })
-  const node = await Aedes.createBroker(clusterOptions({ redisUrl: config.redisUrl }))
+  const node = await Aedes.createBroker(clusterOptions({ redisUrl: config.redisUrl, onError: (err) => log.warn({ err }, 'Redis emitter error') }))
   const access = createAccessBus(node)
   // Channels renamed, deleted or ended through another sidecar: drop them from this one's cache.
   access.subscribe((e) => {

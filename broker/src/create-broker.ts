@@ -28,15 +28,26 @@ export interface ClusterOptions {
   redisUrl: string
   /** Prefix of the fan-out channels in Redis, so deployments can share a Redis server. */
   pubSubPrefix?: string
+  /** Told about Redis connection errors of the emitter (logged; ioredis reconnects by itself). */
+  onError?: (err: unknown) => void
 }
 
 /** Redis-backed persistence and emitter, shared by broker nodes and API sidecars. */
-export function clusterOptions({ redisUrl, pubSubPrefix = 'chime:' }: ClusterOptions): Pick<AedesOptions, 'persistence' | 'mq'> {
+export function clusterOptions({ redisUrl, pubSubPrefix = 'chime:', onError = () => {} }: ClusterOptions): Pick<AedesOptions, 'persistence' | 'mq'> {
   const redisPersistence = require('aedes-persistence-redis') as (opts: object) => AedesOptions['persistence']
   const { MQEmitterRedisPrefix } = require('mqemitter-redis') as { MQEmitterRedisPrefix: new (prefix: string, opts: object) => AedesOptions['mq'] }
+  // The subscriber connection skips ioredis's ready check: the emitter subscribes while the
+  // connection is still being set up, and the ready check's INFO, sent after that, is
+  // refused on a connection in subscriber mode ("Connection in subscriber mode, only
+  // subscriber commands may be used"), which failed start-ups now and then. Built with the
+  // ioredis that mqemitter-redis itself depends on.
+  const IoRedis = createRequire(require.resolve('mqemitter-redis'))('ioredis') as new (url: string, opts: object) => object
+  const subConn = new IoRedis(redisUrl, { enableReadyCheck: false })
+  const mq = new MQEmitterRedisPrefix(pubSubPrefix, { connectionString: redisUrl, subConn }) as unknown as { state: { on(e: 'error', fn: (err: unknown) => void): void } }
+  mq.state.on('error', onError)
   return {
     persistence: redisPersistence({ connectionString: redisUrl, ...redisConnection(redisUrl) }),
-    mq: new MQEmitterRedisPrefix(pubSubPrefix, { connectionString: redisUrl }),
+    mq: mq as unknown as AedesOptions['mq'],
   }
 }
 
@@ -89,7 +100,7 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
   let gateway: RequestGateway | undefined
   let instance: Aedes | undefined
   const aedes = await Aedes.createBroker({
-    ...(deps.cluster ? clusterOptions(deps.cluster) : {}),
+    ...(deps.cluster ? clusterOptions({ onError: (err) => deps.log.warn({ err }, 'Redis emitter error'), ...deps.cluster }) : {}),
     maxClientsIdLength: 64,
     authenticate: createAuthenticate(deps.tokens, () => instance!, deps.directory.accounts(), onError),
     authorizeForward,

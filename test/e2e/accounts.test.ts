@@ -3,7 +3,7 @@
 // node (live connections closed, CONNACK 5 on reconnect). The revocation suite runs on the
 // embedded profile, on MariaDB + Redis in one process, and on a real cluster of processes.
 import t, { type Test } from 'tap'
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import mqtt, { type MqttClient } from 'mqtt'
 import { createHash, randomBytes } from 'node:crypto'
 import { decodeJwt } from 'jose'
 import { openDatabase } from '../../api/src/db/open-database.ts'
@@ -14,6 +14,7 @@ import { startRedis } from '../helpers/redis.ts'
 import { spawnChime } from '../helpers/processes.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { defer } from '../helpers/cleanup.ts'
+import { connackCode, disconnected, expectError } from '../helpers/expect.ts'
 
 interface Auth {
   user_id: string
@@ -31,26 +32,6 @@ interface ErrorBody {
 
 const PASSWORD = 'correct horse battery'
 const REFRESH_TTL = 7200
-
-function expectError(t: Test, res: { status: number; body: unknown }, status: number, code: string, what: string): void {
-  t.equal(res.status, status, `${what}: HTTP ${status}`)
-  t.equal((res.body as ErrorBody | null)?.data?.code, code, `${what}: ${code}`)
-}
-
-/** The CONNACK return code a CONNECT gets (0: accepted). */
-async function connackCode(url: string, opts: IClientOptions): Promise<number> {
-  try {
-    const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
-    await c.endAsync(true)
-    return 0
-  } catch (err) {
-    return (err as { code?: number }).code ?? -1
-  }
-}
-
-async function closed(client: MqttClient, what: string): Promise<void> {
-  await waitFor(what, () => (client.connected ? undefined : true))
-}
 
 let counter = 0
 const uniqueName = (prefix: string): string => `${prefix}${process.pid % 10000}x${++counter}`
@@ -112,7 +93,7 @@ async function revocationSuite(t: Test, chime: TestChime): Promise<void> {
     t.ok((await db.prisma.authSession.findUnique({ where: { id: s1.session_id } }))!.revokedAt, 'the auth session is revoked')
     expectError(t, await chime.http('POST', '/api/auth/refresh', { body: { refresh_token: s3.refresh_token } }), 401, 'SESSION_REVOKED', 'the newest refresh token of that sign-in')
     expectError(t, await chime.http('GET', '/api/users/me', { token: s3.token }), 401, 'SESSION_REVOKED', 'its access token on the next request')
-    await closed(phone, 'the live connection of the sign-in to close')
+    await disconnected(phone, 'the live connection of the sign-in to close')
     t.equal(await connackCode(chime.mqttUrl, { username: user.username, password: s1.token, clientId: uniqueName('rot') }), 5, 'reconnecting with its token: CONNACK 5')
     t.equal((await chime.http('GET', '/api/users/me', { token: user.token })).status, 200, "the user's other sign-in still works")
   })
@@ -129,8 +110,8 @@ async function revocationSuite(t: Test, chime: TestChime): Promise<void> {
     const out = await chime.http<{ revoked_sessions: number }>('POST', '/api/auth/logout', { token: a.token })
     t.equal(out.status, 200, 'logout answers')
     expectError(t, await chime.http('GET', '/api/users/me', { token: a.token }), 401, 'SESSION_REVOKED', 'the very next request with the logged-out token')
-    await closed(aTcp, 'the TCP connection of the sign-in to close')
-    await closed(aWs, 'the WebSocket connection of the sign-in to close')
+    await disconnected(aTcp, 'the TCP connection of the sign-in to close')
+    await disconnected(aWs, 'the WebSocket connection of the sign-in to close')
     t.equal(await connackCode(chime.mqttUrl, { username: user.username, password: a.token }), 5, 'reconnect with the old token: CONNACK 5')
     t.equal(await connackCode(chime.wsUrl, { username: user.username, password: a.token }), 5, 'over WebSocket too')
     expectError(t, await chime.http('POST', '/api/auth/refresh', { body: { refresh_token: a.refresh_token } }), 401, 'SESSION_REVOKED', 'its refresh token')
@@ -142,7 +123,7 @@ async function revocationSuite(t: Test, chime: TestChime): Promise<void> {
     const all = await chime.http<{ revoked_sessions: number }>('POST', '/api/auth/logout', { token: b.token, body: { all: true } })
     t.equal(all.status, 200)
     t.ok(all.body.revoked_sessions >= 2, 'logout everywhere revokes every sign-in of the user')
-    await closed(bTcp, 'every connection of the user to close')
+    await disconnected(bTcp, 'every connection of the user to close')
     expectError(t, await chime.http('GET', '/api/users/me', { token: user.token }), 401, 'SESSION_REVOKED', 'the registration token too')
   })
 
@@ -162,7 +143,7 @@ async function revocationSuite(t: Test, chime: TestChime): Promise<void> {
     const ok = await change({ current_password: PASSWORD, new_password: 'a brand new password' })
     t.equal(ok.status, 200, 'the change answers')
     t.ok((ok.body as { revoked_sessions: number }).revoked_sessions >= 3, 'the other sign-ins were revoked')
-    await closed(bClient, "another sign-in's connection to close")
+    await disconnected(bClient, "another sign-in's connection to close")
     expectError(t, await chime.http('GET', '/api/users/me', { token: b.token }), 401, 'SESSION_REVOKED', "another sign-in's token")
     t.equal(await connackCode(chime.mqttUrl, { username: user.username, password: b.token }), 5, 'another sign-in reconnecting: CONNACK 5')
     t.equal((await chime.http('GET', '/api/users/me', { token: a.token })).status, 200, "the changer's own sign-in goes on")
@@ -229,7 +210,7 @@ async function revocationSuite(t: Test, chime: TestChime): Promise<void> {
     t.ok((await db.prisma.server.findUnique({ where: { id: lonely.server_id } }))!.deletedAt, 'a server she was alone in is deleted')
     t.equal((await db.prisma.chatMember.findUnique({ where: { channelId_userId: { channelId: group.chat_id, userId: bob.user_id } } }))!.role, 'admin', 'her group gets a new admin')
 
-    await closed(client, 'her connection to close')
+    await disconnected(client, 'her connection to close')
     t.equal(await connackCode(chime.mqttUrl, { username: alice.username, password: alice.token }), 5, 'her token: CONNACK 5')
     expectError(t, await chime.http('GET', '/api/users/me', { token: alice.token }), 401, 'SESSION_REVOKED', 'her token over HTTP')
     const seen = await chime.http<{ display_name: string; username: string | null }>('GET', `/api/users/${alice.user_id}`, { token: bob.token })
@@ -251,7 +232,9 @@ async function revocationSuite(t: Test, chime: TestChime): Promise<void> {
     expectError(t, await refresh({}), 400, 'INVALID_FIELD', 'no refresh_token')
     expectError(t, await refresh({ refresh_token: 42 }), 400, 'INVALID_FIELD', 'a number')
     expectError(t, await refresh({ refresh_token: 'nonsense' }), 401, 'REFRESH_TOKEN_INVALID', 'a malformed token')
-    expectError(t, await refresh({ refresh_token: `${user.session_id.slice(0, 25)}Z.${randomBytes(32).toString('base64url')}` }), 401, 'REFRESH_TOKEN_INVALID', 'an unknown sign-in')
+    // Another sign-in id: the last character changed (to one it is not: 1 in 32 ids ends in Z).
+    const unknownId = `${user.session_id.slice(0, 25)}${user.session_id.endsWith('Z') ? 'Y' : 'Z'}`
+    expectError(t, await refresh({ refresh_token: `${unknownId}.${randomBytes(32).toString('base64url')}` }), 401, 'REFRESH_TOKEN_INVALID', 'an unknown sign-in')
     await db.prisma.authSession.update({ where: { id: user.session_id }, data: { expiresAt: new Date(Date.now() - 1000) } })
     expectError(t, await refresh({ refresh_token: user.refresh_token }), 401, 'REFRESH_TOKEN_EXPIRED', 'an expired sign-in')
     const name = uniqueName('weak')
@@ -301,8 +284,8 @@ t.test('a cluster: logout at one API sidecar closes connections on a broker node
 
   t.equal((await call(api1.httpPort, 'POST', '/api/auth/logout', reg.token)).status, 200, 'logout at sidecar 1')
   t.equal((await call<ErrorBody>(api1.httpPort, 'GET', '/api/users/me', reg.token)).body.data.code, 'SESSION_REVOKED', 'sidecar 1 refuses the next request')
-  await closed(tcp, 'the TCP connection on the broker node to close')
-  await closed(ws, 'the WebSocket connection on the broker node to close')
+  await disconnected(tcp, 'the TCP connection on the broker node to close')
+  await disconnected(ws, 'the WebSocket connection on the broker node to close')
   t.equal(await connackCode(`mqtt://127.0.0.1:${broker.mqttPort}`, { username: 'dora', password: reg.token }), 5, 'reconnecting to the broker node: CONNACK 5')
   const code = await waitFor('sidecar 2 to refuse the token', async () => {
     const res = await call<ErrorBody>(api2.httpPort, 'GET', '/api/users/me', reg.token)

@@ -2,7 +2,6 @@
 // their devices; a revoked device is disconnected on every node and refused (CONNACK 5)
 // until it is registered again. Runs on the embedded profile and on MariaDB + Redis.
 import t, { type Test } from 'tap'
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Aedes, AuthenticateError, Client } from 'aedes'
 import { openDatabase } from '../../api/src/db/open-database.ts'
 import { createTokenService } from '../../api/src/auth/tokens.ts'
@@ -12,6 +11,7 @@ import { startTestChime, type TestChime, type TestUser } from '../helpers/chime.
 import { freshMysqlUrl } from '../helpers/databases.ts'
 import { startRedis } from '../helpers/redis.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { connackCode, disconnected, expectError } from '../helpers/expect.ts'
 
 interface DeviceJson {
   client_id: string
@@ -21,29 +21,6 @@ interface DeviceJson {
   last_seen: string
   revoked: boolean
   online?: boolean
-}
-
-interface ErrorBody {
-  data: { code: string }
-}
-
-function expectError(t: Test, res: { status: number; body: unknown }, status: number, code: string, what: string): void {
-  t.equal(res.status, status, `${what}: HTTP ${status}`)
-  t.equal((res.body as ErrorBody | null)?.data?.code, code, `${what}: ${code}`)
-}
-
-async function connackCode(url: string, opts: IClientOptions): Promise<number> {
-  try {
-    const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
-    await c.endAsync(true)
-    return 0
-  } catch (err) {
-    return (err as { code?: number }).code ?? -1
-  }
-}
-
-async function closed(client: MqttClient, what: string): Promise<void> {
-  await waitFor(what, () => (client.connected ? undefined : true))
 }
 
 let counter = 0
@@ -116,7 +93,7 @@ async function devicesSuite(t: Test, chime: TestChime): Promise<void> {
 
     const rev = await chime.http('DELETE', `/api/devices/${tabletId}`, { token: alice.token })
     t.equal(rev.status, 200, 'revoke answers')
-    await closed(tablet, 'the revoked device to be disconnected')
+    await disconnected(tablet, 'the revoked device to be disconnected')
     t.ok((await db.prisma.device.findUnique({ where: { clientId: tabletId } }))!.revokedAt, 'revoked_at is set')
     t.equal(other.connected, true, "the user's other devices stay connected")
     t.equal(tabletWs.connected, true, 'another client id stays connected')

@@ -7,6 +7,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } 
 import { openDatabase } from '../../api/src/db/open-database.ts'
 import { startTestChime, type TestChime } from '../helpers/chime.ts'
 import { defer } from '../helpers/cleanup.ts'
+import { expectError } from '../helpers/expect.ts'
 
 const ISSUER = 'https://id.example.test/realms/acme'
 const AUDIENCE = 'chime-web'
@@ -18,11 +19,6 @@ interface Auth {
   session_id: string
   username: string
   created: boolean
-}
-
-function expectError(t: Test, res: { status: number; body: unknown }, status: number, code: string, what: string): void {
-  t.equal(res.status, status, `${what}: HTTP ${status}`)
-  t.equal((res.body as { data?: { code?: string } } | null)?.data?.code, code, `${what}: ${code}`)
 }
 
 interface Issuer {

@@ -8,6 +8,7 @@ import { startTestChime, type TestChime } from '../helpers/chime.ts'
 import { freshMysqlUrl } from '../helpers/databases.ts'
 import { startRedis } from '../helpers/redis.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { expectError } from '../helpers/expect.ts'
 
 interface Profile {
   user_id: string
@@ -17,11 +18,6 @@ interface Profile {
   timezone: string | null
   icon_file_id: string | null
   created_at?: string
-}
-
-function expectError(t: Test, res: { status: number; body: unknown }, status: number, code: string, what: string): void {
-  t.equal(res.status, status, `${what}: HTTP ${status}`)
-  t.equal((res.body as { data?: { code?: string } } | null)?.data?.code, code, `${what}: ${code}`)
 }
 
 async function profilesSuite(t: Test, chime: TestChime): Promise<void> {

@@ -10,17 +10,13 @@ import type { DeltaJson, Envelope } from '../../clients/sdk/src/protocol.ts'
 import { collect, request, type TestChime, type TestUser } from '../helpers/chime.ts'
 import { eachProfile } from '../helpers/profiles.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { expectError } from '../helpers/expect.ts'
 
 type Res = { status: number; body: Record<string, unknown> & { data?: { code?: string } } }
 
 function api(chime: TestChime) {
   return (user: TestUser | null, method: string, path: string, body?: unknown): Promise<Res> =>
     chime.http(method, path, { ...(user ? { token: user.token } : {}), ...(body !== undefined ? { body } : {}) }) as Promise<Res>
-}
-
-function expectCode(t: Test, res: Res, status: number, code: string, what: string): void {
-  t.equal(res.status, status, `${what}: HTTP ${status}`)
-  t.equal(res.body.data?.code, code, `${what}: ${code}`)
 }
 
 /** The deltas of a server's own log, through SYNC by channel (the log's channel id is the server id). */
@@ -46,11 +42,11 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     t.equal((await call(member!, 'POST', `${base}/join`)).body['joined'], false, 'joining twice changes nothing')
     t.equal((await call(owner!, 'PUT', `${base}/members/${admin!.user_id}/role`, { role: 'admin' })).status, 200)
     t.equal((await call(admin!, 'PUT', `${base}/members/${mod!.user_id}/role`, { role: 'moderator' })).status, 200, 'an admin makes a moderator')
-    expectCode(t, await call(admin!, 'PUT', `${base}/members/${member!.user_id}/role`, { role: 'admin' }), 403, 'FORBIDDEN', 'an admin cannot make another admin')
-    expectCode(t, await call(mod!, 'PUT', `${base}/members/${mod!.user_id}/role`, { role: 'admin' }), 403, 'FORBIDDEN', 'a user cannot promote itself')
-    expectCode(t, await call(member!, 'PUT', `${base}/members/${mod!.user_id}/role`, { role: 'member' }), 403, 'FORBIDDEN', 'a member cannot change roles')
-    expectCode(t, await call(owner!, 'PUT', `${base}/members/${admin!.user_id}/role`, { role: 'owner' }), 400, 'INVALID_FIELD', 'ownership moves only by transfer')
-    expectCode(t, await call(owner!, 'PUT', `${base}/members/${admin!.user_id}/role`, { role: 'king' }), 400, 'INVALID_FIELD', 'an unknown role')
+    expectError(t, await call(admin!, 'PUT', `${base}/members/${member!.user_id}/role`, { role: 'admin' }), 403, 'FORBIDDEN', 'an admin cannot make another admin')
+    expectError(t, await call(mod!, 'PUT', `${base}/members/${mod!.user_id}/role`, { role: 'admin' }), 403, 'FORBIDDEN', 'a user cannot promote itself')
+    expectError(t, await call(member!, 'PUT', `${base}/members/${mod!.user_id}/role`, { role: 'member' }), 403, 'FORBIDDEN', 'a member cannot change roles')
+    expectError(t, await call(owner!, 'PUT', `${base}/members/${admin!.user_id}/role`, { role: 'owner' }), 400, 'INVALID_FIELD', 'ownership moves only by transfer')
+    expectError(t, await call(owner!, 'PUT', `${base}/members/${admin!.user_id}/role`, { role: 'king' }), 400, 'INVALID_FIELD', 'an unknown role')
     const info = await call(member!, 'GET', base)
     t.equal(info.body['member_count'], 4)
     t.equal(info.body['role'], 'member')
@@ -68,13 +64,13 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     t.equal((second.body['members'] as unknown[]).length, 2)
     const ids = [...(first.body['members'] as { user_id: string }[]), ...(second.body['members'] as { user_id: string }[])].map((m) => m.user_id)
     t.same([...ids].sort(), [owner!, admin!, mod!, member!].map((u) => u.user_id).sort(), 'every member exactly once')
-    expectCode(t, await call(outsider!, 'GET', `${base}/members`), 403, 'NOT_A_MEMBER', 'a public server says join first')
+    expectError(t, await call(outsider!, 'GET', `${base}/members`), 403, 'NOT_A_MEMBER', 'a public server says join first')
     const hidden = await call(owner!, 'POST', '/api/servers', { name: 'Hidden', is_public: false })
     const hid = hidden.body['server_id'] as string
-    for (const path of ['', '/members', '/channels']) expectCode(t, await call(outsider!, 'GET', `/api/servers/${hid}${path}`), 404, 'SERVER_NOT_FOUND', `private server ${path || 'itself'}`)
-    expectCode(t, await call(outsider!, 'POST', `/api/servers/${hid}/join`), 404, 'SERVER_NOT_FOUND', 'a private server cannot be joined without an invitation')
-    expectCode(t, await call(outsider!, 'GET', '/api/servers/NOPE_NOT_THERE'), 404, 'SERVER_NOT_FOUND', 'an unknown server looks the same')
-    expectCode(t, await call(outsider!, 'GET', '/api/servers/bad%20id'), 400, 'INVALID_FIELD', 'a malformed id')
+    for (const path of ['', '/members', '/channels']) expectError(t, await call(outsider!, 'GET', `/api/servers/${hid}${path}`), 404, 'SERVER_NOT_FOUND', `private server ${path || 'itself'}`)
+    expectError(t, await call(outsider!, 'POST', `/api/servers/${hid}/join`), 404, 'SERVER_NOT_FOUND', 'a private server cannot be joined without an invitation')
+    expectError(t, await call(outsider!, 'GET', '/api/servers/NOPE_NOT_THERE'), 404, 'SERVER_NOT_FOUND', 'an unknown server looks the same')
+    expectError(t, await call(outsider!, 'GET', '/api/servers/bad%20id'), 400, 'INVALID_FIELD', 'a malformed id')
     const discover = await call(outsider!, 'GET', '/api/servers/public?q=Guild')
     t.ok((discover.body['servers'] as { server_id: string }[]).some((s) => s.server_id === serverId), 'public servers are discoverable')
     const listed = (await call(outsider!, 'GET', '/api/servers/public?limit=100')).body['servers'] as { server_id: string }[]
@@ -89,11 +85,11 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     const client = await chime.connect(victim)
     const inbox = collect(client, topics.inbox(victim.user_id))
     await client.subscribeAsync(topics.inbox(victim.user_id), { qos: 1 })
-    expectCode(t, await call(member!, 'POST', `${base}/members/${victim.user_id}/kick`), 403, 'FORBIDDEN', 'a member cannot kick')
-    expectCode(t, await call(mod!, 'POST', `${base}/members/${admin!.user_id}/kick`), 403, 'FORBIDDEN', 'a moderator cannot kick an admin')
-    expectCode(t, await call(admin!, 'POST', `${base}/members/${owner!.user_id}/kick`), 403, 'FORBIDDEN', 'an admin cannot remove the owner')
-    expectCode(t, await call(admin!, 'POST', `${base}/bans`, { user_id: owner!.user_id }), 403, 'FORBIDDEN', 'an admin cannot ban the owner')
-    expectCode(t, await call(mod!, 'POST', `${base}/members/${outsider!.user_id}/kick`), 404, 'USER_NOT_FOUND', 'kicking a non-member')
+    expectError(t, await call(member!, 'POST', `${base}/members/${victim.user_id}/kick`), 403, 'FORBIDDEN', 'a member cannot kick')
+    expectError(t, await call(mod!, 'POST', `${base}/members/${admin!.user_id}/kick`), 403, 'FORBIDDEN', 'a moderator cannot kick an admin')
+    expectError(t, await call(admin!, 'POST', `${base}/members/${owner!.user_id}/kick`), 403, 'FORBIDDEN', 'an admin cannot remove the owner')
+    expectError(t, await call(admin!, 'POST', `${base}/bans`, { user_id: owner!.user_id }), 403, 'FORBIDDEN', 'an admin cannot ban the owner')
+    expectError(t, await call(mod!, 'POST', `${base}/members/${outsider!.user_id}/kick`), 404, 'USER_NOT_FOUND', 'kicking a non-member')
 
     const muted = await call(mod!, 'POST', `${base}/members/${victim.user_id}/mute`, { seconds: 600 })
     t.equal(muted.status, 200)
@@ -106,13 +102,13 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     t.equal(again.status, 200, 'unmuted, it posts again')
 
     t.equal((await call(mod!, 'POST', `${base}/members/${victim.user_id}/kick`, { reason: 'spam' })).status, 200)
-    expectCode(t, await call(victim, 'GET', `${base}/members`), 403, 'NOT_A_MEMBER', 'kicked')
+    expectError(t, await call(victim, 'GET', `${base}/members`), 403, 'NOT_A_MEMBER', 'kicked')
     t.equal((await call(victim, 'POST', `${base}/join`)).body['joined'], true, 'a kicked member may come back')
     t.equal((await call(mod!, 'POST', `${base}/bans`, { user_id: victim.user_id, reason: 'again' })).status, 200)
-    expectCode(t, await call(victim, 'POST', `${base}/join`), 403, 'BANNED', 'a banned user cannot rejoin')
+    expectError(t, await call(victim, 'POST', `${base}/join`), 403, 'BANNED', 'a banned user cannot rejoin')
     const bans = await call(mod!, 'GET', `${base}/bans`)
     t.same((bans.body['bans'] as { user_id: string; reason: string }[]).map((b) => [b.user_id, b.reason]), [[victim.user_id, 'again']])
-    expectCode(t, await call(member!, 'GET', `${base}/bans`), 403, 'FORBIDDEN', 'members do not see bans')
+    expectError(t, await call(member!, 'GET', `${base}/bans`), 403, 'FORBIDDEN', 'members do not see bans')
     t.equal((await call(mod!, 'DELETE', `${base}/bans/${victim.user_id}`)).status, 200)
     t.equal((await call(victim, 'POST', `${base}/join`)).body['joined'], true, 'unbanned, it may join')
 
@@ -127,34 +123,34 @@ async function run(t: Test, chime: TestChime): Promise<void> {
   })
 
   await t.test('channels: create, private, rename, reorder, delete; managed by admins only', async (t) => {
-    expectCode(t, await call(member!, 'POST', `${base}/channels`, { name: 'nope' }), 403, 'FORBIDDEN', 'a member cannot create channels')
-    expectCode(t, await call(admin!, 'POST', `${base}/channels`, { name: 'x', type: 'video' }), 400, 'INVALID_FIELD', 'an unknown channel type')
-    expectCode(t, await call(admin!, 'POST', `${base}/channels`, { name: '   ' }), 400, 'INVALID_FIELD', 'a blank name')
+    expectError(t, await call(member!, 'POST', `${base}/channels`, { name: 'nope' }), 403, 'FORBIDDEN', 'a member cannot create channels')
+    expectError(t, await call(admin!, 'POST', `${base}/channels`, { name: 'x', type: 'video' }), 400, 'INVALID_FIELD', 'an unknown channel type')
+    expectError(t, await call(admin!, 'POST', `${base}/channels`, { name: '   ' }), 400, 'INVALID_FIELD', 'a blank name')
     const voice = (await call(admin!, 'POST', `${base}/channels`, { name: 'lounge', type: 'voice' })).body['channel_id'] as string
     const staff = (await call(admin!, 'POST', `${base}/channels`, { name: 'staff', private: true })).body['channel_id'] as string
     const names = async (u: TestUser): Promise<string[]> => ((await call(u, 'GET', `${base}/channels`)).body['channels'] as { name: string }[]).map((c) => c.name)
     t.same(await names(member!), ['general', 'lounge'], 'a private channel is hidden from members')
     t.same(await names(admin!), ['general', 'lounge', 'staff'])
-    expectCode(t, (await chime.http('POST', '/api/post/', { token: member!.token, body: { action: 'POST_MESSAGE', data: { channel_id: staff, content: 'peek' } } })) as Res, 404, 'CHANNEL_NOT_FOUND', 'posting into a hidden channel')
+    expectError(t, (await chime.http('POST', '/api/post/', { token: member!.token, body: { action: 'POST_MESSAGE', data: { channel_id: staff, content: 'peek' } } })) as Res, 404, 'CHANNEL_NOT_FOUND', 'posting into a hidden channel')
     t.equal((await call(admin!, 'PUT', `${base}/channels/${staff}/overrides`, { target_type: 'user', target: mod!.user_id, allow: PERMISSIONS.READ | PERMISSIONS.POST, deny: 0 })).status, 200)
     t.same(await names(mod!), ['general', 'lounge', 'staff'], 'a user override lets the moderator in')
-    expectCode(t, await call(admin!, 'PUT', `${base}/channels/${staff}/overrides`, { target_type: 'role', target: 'admin', allow: 0, deny: 1 }), 400, 'INVALID_FIELD', 'admins cannot be overridden')
-    expectCode(t, await call(admin!, 'PUT', `${base}/channels/${staff}/overrides`, { target_type: 'role', target: 'member', allow: 1 << 30, deny: 0 }), 400, 'INVALID_FIELD', 'unknown permission bits')
+    expectError(t, await call(admin!, 'PUT', `${base}/channels/${staff}/overrides`, { target_type: 'role', target: 'admin', allow: 0, deny: 1 }), 400, 'INVALID_FIELD', 'admins cannot be overridden')
+    expectError(t, await call(admin!, 'PUT', `${base}/channels/${staff}/overrides`, { target_type: 'role', target: 'member', allow: 1 << 30, deny: 0 }), 400, 'INVALID_FIELD', 'unknown permission bits')
     t.equal((await call(admin!, 'PATCH', `${base}/channels/${voice}`, { name: 'hangout' })).status, 200)
-    expectCode(t, await call(admin!, 'PUT', `${base}/channels/order`, { channel_ids: [voice, general] }), 400, 'INVALID_FIELD', 'an order must name every channel')
+    expectError(t, await call(admin!, 'PUT', `${base}/channels/order`, { channel_ids: [voice, general] }), 400, 'INVALID_FIELD', 'an order must name every channel')
     t.equal((await call(admin!, 'PUT', `${base}/channels/order`, { channel_ids: [staff, voice, general] })).status, 200)
     t.same(await names(admin!), ['staff', 'hangout', 'general'])
     t.equal((await call(admin!, 'DELETE', `${base}/channels/${voice}`)).status, 200)
     t.same(await names(admin!), ['staff', 'general'])
-    expectCode(t, (await chime.http('POST', '/api/post/', { token: owner!.token, body: { action: 'POST_MESSAGE', data: { channel_id: voice, content: 'hello?' } } })) as Res, 404, 'CHANNEL_NOT_FOUND', 'a deleted channel takes no posts')
-    expectCode(t, await call(admin!, 'PATCH', `${base}/channels/${voice}`, { name: 'back' }), 404, 'CHANNEL_NOT_FOUND', 'nor renames')
+    expectError(t, (await chime.http('POST', '/api/post/', { token: owner!.token, body: { action: 'POST_MESSAGE', data: { channel_id: voice, content: 'hello?' } } })) as Res, 404, 'CHANNEL_NOT_FOUND', 'a deleted channel takes no posts')
+    expectError(t, await call(admin!, 'PATCH', `${base}/channels/${voice}`, { name: 'back' }), 404, 'CHANNEL_NOT_FOUND', 'nor renames')
     const types = (await serverLog(chime, owner!, serverId)).map((d) => d.type)
     t.same(types.slice(-6), ['channel_created', 'channel_created', 'channel_permissions', 'channel_updated', 'channels_reordered', 'channel_deleted'])
   })
 
   await t.test('invitations: private servers, expiry, maximum uses, revocation, bans', async (t) => {
     const priv = (await call(owner!, 'POST', '/api/servers', { name: 'Club', is_public: false })).body['server_id'] as string
-    expectCode(t, await call(outsider!, 'POST', `/api/servers/${priv}/invites`, {}), 404, 'SERVER_NOT_FOUND', 'an outsider cannot invite')
+    expectError(t, await call(outsider!, 'POST', `/api/servers/${priv}/invites`, {}), 404, 'SERVER_NOT_FOUND', 'an outsider cannot invite')
     const inv = await call(owner!, 'POST', `/api/servers/${priv}/invites`, { max_uses: 2, expires_in_s: 3600 })
     const code = inv.body['code'] as string
     t.match(code, /^[A-Za-z0-9]{12}$/)
@@ -165,47 +161,47 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     const third = await chime.register()
     const fourth = await chime.register()
     t.equal((await call(third, 'POST', `/api/invites/${code}/accept`)).status, 200)
-    expectCode(t, await call(fourth, 'POST', `/api/invites/${code}/accept`), 410, 'INVITE_USED_UP', 'the third use')
+    expectError(t, await call(fourth, 'POST', `/api/invites/${code}/accept`), 410, 'INVITE_USED_UP', 'the third use')
     const expiring = (await call(owner!, 'POST', `/api/servers/${priv}/invites`, { expires_in_s: 60 })).body['code'] as string
     await db.prisma.invite.update({ where: { code: expiring }, data: { expiresAt: new Date(Date.now() - 1000) } })
-    expectCode(t, await call(fourth, 'POST', `/api/invites/${expiring}/accept`), 410, 'INVITE_EXPIRED', 'an expired invitation')
+    expectError(t, await call(fourth, 'POST', `/api/invites/${expiring}/accept`), 410, 'INVITE_EXPIRED', 'an expired invitation')
     const revoked = (await call(owner!, 'POST', `/api/servers/${priv}/invites`, {})).body['code'] as string
-    expectCode(t, await call(fourth, 'DELETE', `/api/invites/${revoked}`), 404, 'SERVER_NOT_FOUND', 'a stranger cannot revoke it')
+    expectError(t, await call(fourth, 'DELETE', `/api/invites/${revoked}`), 404, 'SERVER_NOT_FOUND', 'a stranger cannot revoke it')
     t.equal((await call(owner!, 'DELETE', `/api/invites/${revoked}`)).status, 200)
-    expectCode(t, await call(fourth, 'POST', `/api/invites/${revoked}/accept`), 404, 'INVITE_NOT_FOUND', 'a revoked invitation')
-    expectCode(t, await call(fourth, 'POST', '/api/invites/nothere12345/accept'), 404, 'INVITE_NOT_FOUND', 'an unknown code')
-    expectCode(t, await call(fourth, 'POST', '/api/invites/a-b!/accept'), 400, 'INVALID_FIELD', 'a malformed code')
+    expectError(t, await call(fourth, 'POST', `/api/invites/${revoked}/accept`), 404, 'INVITE_NOT_FOUND', 'a revoked invitation')
+    expectError(t, await call(fourth, 'POST', '/api/invites/nothere12345/accept'), 404, 'INVITE_NOT_FOUND', 'an unknown code')
+    expectError(t, await call(fourth, 'POST', '/api/invites/a-b!/accept'), 400, 'INVALID_FIELD', 'a malformed code')
     const open = (await call(owner!, 'POST', `/api/servers/${priv}/invites`, {})).body['code'] as string
     await call(owner!, 'POST', `/api/servers/${priv}/bans`, { user_id: fourth.user_id, reason: 'pre-emptive' })
-    expectCode(t, await call(fourth, 'POST', `/api/invites/${open}/accept`), 403, 'BANNED', 'an invitation does not get round a ban')
+    expectError(t, await call(fourth, 'POST', `/api/invites/${open}/accept`), 403, 'BANNED', 'an invitation does not get round a ban')
     t.equal((await db.prisma.invite.findUnique({ where: { code: open } }))!.uses, 0, 'a refused acceptance uses nothing up')
   })
 
   await t.test('ownership: transfer, the owner cannot leave, delete ends all access', async (t) => {
-    expectCode(t, await call(owner!, 'POST', `${base}/leave`), 409, 'OWNER_CANNOT_LEAVE', 'the owner leaving')
-    expectCode(t, await call(admin!, 'POST', `${base}/transfer`, { user_id: admin!.user_id }), 403, 'FORBIDDEN', 'only the owner transfers')
-    expectCode(t, await call(owner!, 'POST', `${base}/transfer`, { user_id: outsider!.user_id }), 404, 'USER_NOT_FOUND', 'to a non-member')
+    expectError(t, await call(owner!, 'POST', `${base}/leave`), 409, 'OWNER_CANNOT_LEAVE', 'the owner leaving')
+    expectError(t, await call(admin!, 'POST', `${base}/transfer`, { user_id: admin!.user_id }), 403, 'FORBIDDEN', 'only the owner transfers')
+    expectError(t, await call(owner!, 'POST', `${base}/transfer`, { user_id: outsider!.user_id }), 404, 'USER_NOT_FOUND', 'to a non-member')
     t.equal((await call(owner!, 'POST', `${base}/transfer`, { user_id: admin!.user_id })).status, 200)
     t.equal((await call(admin!, 'GET', base)).body['role'], 'owner')
     t.equal((await call(owner!, 'GET', base)).body['role'], 'admin', 'the old owner becomes an admin')
     t.equal((await call(owner!, 'POST', `${base}/leave`)).status, 200, 'and may leave now')
-    expectCode(t, await call(member!, 'DELETE', base), 403, 'FORBIDDEN', 'a member cannot delete the server')
+    expectError(t, await call(member!, 'DELETE', base), 403, 'FORBIDDEN', 'a member cannot delete the server')
     t.equal((await call(admin!, 'DELETE', base)).status, 200)
-    expectCode(t, await call(member!, 'GET', base), 404, 'SERVER_NOT_FOUND', 'a deleted server is gone')
+    expectError(t, await call(member!, 'GET', base), 404, 'SERVER_NOT_FOUND', 'a deleted server is gone')
     const sync = await chime.http<Envelope<string, { code: string }>>('POST', '/api/sync/', { token: member!.token, body: { action: 'SYNC', data: { channel_id: general } } })
     t.equal(sync.body.data.code, 'CHANNEL_NOT_FOUND', 'its channels cannot be read')
   })
 
   await t.test('bad bodies are coded errors', async (t) => {
-    expectCode(t, await call(owner!, 'POST', '/api/servers', { name: 42 }), 400, 'INVALID_FIELD', 'a name that is not a string')
-    expectCode(t, await call(owner!, 'POST', '/api/servers', { name: 'x'.repeat(101) }), 400, 'INVALID_FIELD', 'an over-long name')
-    expectCode(t, await call(owner!, 'POST', '/api/servers', { name: 'ok', is_public: 'yes' }), 400, 'INVALID_FIELD', 'is_public not a boolean')
-    expectCode(t, await call(null, 'POST', '/api/servers', { name: 'anon' }), 401, 'UNAUTHENTICATED', 'no token')
-    expectCode(t, await call(owner!, 'GET', '/api/servers/public?limit=-3'), 400, 'INVALID_FIELD', 'a negative limit')
+    expectError(t, await call(owner!, 'POST', '/api/servers', { name: 42 }), 400, 'INVALID_FIELD', 'a name that is not a string')
+    expectError(t, await call(owner!, 'POST', '/api/servers', { name: 'x'.repeat(101) }), 400, 'INVALID_FIELD', 'an over-long name')
+    expectError(t, await call(owner!, 'POST', '/api/servers', { name: 'ok', is_public: 'yes' }), 400, 'INVALID_FIELD', 'is_public not a boolean')
+    expectError(t, await call(null, 'POST', '/api/servers', { name: 'anon' }), 401, 'UNAUTHENTICATED', 'no token')
+    expectError(t, await call(owner!, 'GET', '/api/servers/public?limit=-3'), 400, 'INVALID_FIELD', 'a negative limit')
     const srv = (await call(owner!, 'POST', '/api/servers', { name: 'Bodies' })).body['server_id'] as string
-    expectCode(t, await call(owner!, 'PATCH', `/api/servers/${srv}`, {}), 400, 'INVALID_FIELD', 'a patch with nothing in it')
-    expectCode(t, await call(owner!, 'POST', `/api/servers/${srv}/members/${member!.user_id}/mute`, { seconds: -1 }), 400, 'INVALID_FIELD', 'a negative mute')
-    expectCode(t, await call(owner!, 'POST', `/api/servers/${srv}/members`, { user_ids: 'all' }), 400, 'INVALID_FIELD', 'user_ids not a list')
+    expectError(t, await call(owner!, 'PATCH', `/api/servers/${srv}`, {}), 400, 'INVALID_FIELD', 'a patch with nothing in it')
+    expectError(t, await call(owner!, 'POST', `/api/servers/${srv}/members/${member!.user_id}/mute`, { seconds: -1 }), 400, 'INVALID_FIELD', 'a negative mute')
+    expectError(t, await call(owner!, 'POST', `/api/servers/${srv}/members`, { user_ids: 'all' }), 400, 'INVALID_FIELD', 'user_ids not a list')
     const before = (await serverLog(chime, owner!, srv)).length
     t.equal(before, 1, 'nothing was recorded by the refused requests')
   })
