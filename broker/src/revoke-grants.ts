@@ -76,11 +76,10 @@ export function applyAccessEvents(aedes: Aedes, bus: AccessBus, policy: AccessPo
             const set = hidden.get(e.serverId) ?? new Set<string>()
             set.add(channelId)
             hidden.set(e.serverId, set)
-            session.granted.delete(wildcard)
-            session.epoch = (session.epoch ?? 0) + 1
-            session.granted.add(wildcard)
+            const epoch = (session.epoch = (session.epoch ?? 0) + 1)
+            // A later change (a newer epoch) recomputes for itself; a stale answer must not undo its hiding.
             void policy.hiddenChannels(session.userId, e.serverId).then(
-              (fresh) => session.granted.has(wildcard) && session.hidden!.set(e.serverId, fresh),
+              (fresh) => session.epoch === epoch && session.granted.has(wildcard) && session.hidden!.set(e.serverId, fresh),
               (err: unknown) => log.error({ err }, 'recomputing hidden channels failed'),
             )
           }

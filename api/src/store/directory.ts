@@ -163,13 +163,26 @@ export class Directory {
 
   /** Every channel and chat userId may read (server logs included), optionally within one server. */
   async readableChannelIds(userId: string, serverId?: string): Promise<string[]> {
-    const memberships = await this.db.prisma.serverMember.findMany({ where: { userId, ...(serverId !== undefined ? { serverId } : {}) }, select: { serverId: true, role: true, mutedUntil: true } })
+    const memberships = (await this.db.prisma.serverMember.findMany({ where: { userId, ...(serverId !== undefined ? { serverId } : {}) }, select: { serverId: true, role: true } }))
+      .filter((m): m is { serverId: string; role: ServerRole } => isRole(m.role))
+    const serverIds = memberships.map((m) => m.serverId)
     const out: string[] = []
-    for (const m of memberships) {
-      if (!isRole(m.role)) continue
-      const overrides = await this.serverOverrides(m.serverId)
-      const channels = await this.db.prisma.channel.findMany({ where: { serverId: m.serverId, closedAt: null }, select: { id: true } })
-      for (const c of channels) if (has(channelPermissions(m.role, userId, overrides.get(c.id) ?? []), PERMISSIONS.READ)) out.push(c.id)
+    if (serverIds.length > 0) {
+      // Two queries for all the user's servers: their open channels and their overrides.
+      const [channels, overrides] = await Promise.all([
+        this.db.prisma.channel.findMany({ where: { serverId: { in: serverIds }, closedAt: null }, select: { id: true, serverId: true } }),
+        this.db.prisma.channelOverride.findMany({ where: { serverId: { in: serverIds } } }),
+      ])
+      const byChannel = new Map<string, Override[]>()
+      for (const o of overrides) {
+        const list = byChannel.get(o.channelId) ?? []
+        list.push({ targetType: o.targetType === 'user' ? 'user' : 'role', target: o.target, allow: o.allow, deny: o.deny })
+        byChannel.set(o.channelId, list)
+      }
+      const roles = new Map(memberships.map((m) => [m.serverId, m.role]))
+      for (const c of channels) {
+        if (has(channelPermissions(roles.get(c.serverId!)!, userId, byChannel.get(c.id) ?? []), PERMISSIONS.READ)) out.push(c.id)
+      }
     }
     if (serverId === undefined) out.push(...(await this.db.prisma.chatMember.findMany({ where: { userId }, select: { channelId: true } })).map((c) => c.channelId))
     return out
