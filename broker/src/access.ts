@@ -26,6 +26,9 @@ class TtlCache<V> {
   delete(key: string): void {
     this.map.delete(key)
   }
+  clear(): void {
+    this.map.clear()
+  }
 }
 
 /**
@@ -86,6 +89,14 @@ export class AccessPolicy {
     this.closed.set(serverId, value)
     return value
   }
+  /** Drops every cached entry (after this node may have missed access events). */
+  forgetAll(): void {
+    this.members.clear()
+    this.overrides.clear()
+    this.chatMembers.clear()
+    this.closed.clear()
+  }
+
   forgetChatMember(chatId: string, userId: string): void {
     this.chatMembers.delete(`${chatId}/${userId}`)
   }

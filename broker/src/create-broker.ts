@@ -7,7 +7,7 @@ import type { TokenService } from '../../api/src/auth/tokens.ts'
 import type { Directory } from '../../api/src/store/directory.ts'
 import { AccessPolicy } from './access.ts'
 import { createAccessBus, type AccessBus } from './access-events.ts'
-import { applyAccessEvents } from './revoke-grants.ts'
+import { applyAccessEvents, resyncAfterReconnect } from './revoke-grants.ts'
 import { guardSubscriptionStore } from './persistence-guard.ts'
 import { createAuthenticate } from './hooks/authenticate.ts'
 import { disconnectRevoked } from './disconnect-revoked.ts'
@@ -122,6 +122,7 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
   }) as Aedes['publish']
   const access = createAccessBus(aedes)
   applyAccessEvents(aedes, access, policy, deps.directory, deps.log)
+  resyncAfterReconnect(aedes, policy, deps.directory, deps.log)
   aedes.on('clientError', (client, err) => deps.log.warn({ clientId: client.id, err: err.message }, 'client error'))
   aedes.on('connectionError', (_client, err) => deps.log.warn({ err: err.message }, 'connection error'))
   disconnectRevoked({ aedes, access })

@@ -18,14 +18,19 @@ function localClients(aedes: Aedes): Client[] {
   return Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)
 }
 
+/** Unsubscribes refused filters on this node and from the client's persistent session. */
+async function dropFilters(aedes: Aedes, client: Client, refused: string[]): Promise<void> {
+  if (refused.length === 0 || (client as unknown as { closed?: boolean }).closed) return
+  await new Promise<void>((resolve) => client.unsubscribe({ unsubscriptions: refused } as never, () => resolve()))
+  if (!client.clean) await (aedes as unknown as { persistence: { removeSubscriptions(c: Client, s: string[]): Promise<void> } }).persistence.removeSubscriptions(client, refused)
+}
+
 export function applyAccessEvents(aedes: Aedes, bus: AccessBus, policy: AccessPolicy, directory: Directory, log: RevokeLogger): void {
   const recheck = (client: Client, session: Session, filters: readonly string[]): void => {
     void (async () => {
       const refused: string[] = []
       for (const f of filters) if (!(await policy.grant(session, f))) refused.push(f)
-      if (refused.length === 0 || (client as unknown as { closed?: boolean }).closed) return
-      await new Promise<void>((resolve) => client.unsubscribe({ unsubscriptions: refused } as never, () => resolve()))
-      if (!client.clean) await (aedes as unknown as { persistence: { removeSubscriptions(c: Client, s: string[]): Promise<void> } }).persistence.removeSubscriptions(client, refused)
+      await dropFilters(aedes, client, refused)
     })().catch((err: unknown) => log.error({ err, clientId: client.id }, 're-checking grants after an access change failed'))
   }
 
@@ -103,4 +108,43 @@ export function applyAccessEvents(aedes: Aedes, bus: AccessBus, policy: AccessPo
     }
   }
   bus.subscribe(handle)
+}
+
+interface EmitterState {
+  on(event: 'subConnect', fn: () => void): void
+}
+
+/**
+ * A node whose Redis subscriber connection dropped may have missed access events while it
+ * was away. When that connection comes back, the node forgets its cached memberships and
+ * checks every grant of its connections afresh, taking away (and unsubscribing) what is no
+ * longer allowed.
+ */
+export function resyncAfterReconnect(aedes: Aedes, policy: AccessPolicy, directory: Directory, log: RevokeLogger): void {
+  const mq = (aedes as unknown as { mq: { state?: EmitterState; subConn?: { status?: string } } }).mq
+  if (mq.state === undefined) return
+  let connectedBefore = mq.subConn?.status === 'ready' || mq.subConn?.status === 'connect'
+  mq.state.on('subConnect', () => {
+    if (!connectedBefore) {
+      connectedBefore = true
+      return
+    }
+    policy.forgetAll()
+    directory.forgetChannel()
+    for (const client of localClients(aedes)) {
+      const session = sessionOf(client)
+      if (session === undefined) continue
+      void (async () => {
+        const refused: string[] = []
+        for (const f of [...session.granted]) {
+          if (await policy.grant(session, f)) continue
+          session.granted.delete(f)
+          const t = parseFilter(f)
+          if (t?.kind === 'server-all') session.hidden?.delete(t.serverId)
+          refused.push(f)
+        }
+        await dropFilters(aedes, client, refused)
+      })().catch((err: unknown) => log.error({ err, clientId: client.id }, 're-checking grants after a Redis reconnect failed'))
+    }
+  })
 }
