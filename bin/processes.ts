@@ -139,10 +139,11 @@ export async function startBrokerNode(config: Config, log: Logger = createLogger
   const secret = await jwtSecret(config, false)
   const databaseUrl = await prepareDatabase(config)
   const store = await openStore(databaseUrl, { maxDeltas: config.partitionMaxDeltas, maxBytes: config.partitionMaxBytes }, { onUnorderedPublish: (why) => log.warn({ why }, 'publishing out of the cross-sidecar order; subscribers recover by seq') })
+  const tokens = createTokenService(secret, config.tokenTtlSeconds)
   const broker = await createBroker({
-    tokens: createTokenService(secret, config.tokenTtlSeconds),
+    tokens,
     directory: store.directory,
-    backend: createHttpRequestBackend(config.apiUrl),
+    backend: createHttpRequestBackend(config.apiUrl, tokens),
     log,
     cluster: { redisUrl: config.redisUrl },
   })

@@ -1,7 +1,11 @@
 import type { Envelope } from '../../clients/sdk/src/protocol.ts'
 import { ChatError, isErrorCode } from '../../clients/sdk/src/errors.ts'
 import { errorEnvelope } from '../../api/src/requests/dispatch.ts'
+import type { TokenService } from '../../api/src/auth/tokens.ts'
 import type { Session } from './sessions.ts'
+
+/** How long a token minted for a connection is reused before a fresh one is minted. */
+const MINTED_REUSE_MS = 30_000
 
 /** Where the broker hands requests: the API in-process, or a co-located API sidecar. */
 export interface RequestBackend {
@@ -10,11 +14,23 @@ export interface RequestBackend {
 }
 
 /**
- * Production: POST the batch to the sidecar's /api/requests with the client's own token,
- * so the API authenticates it exactly as it would an HTTP client.
+ * Production: POST the batch to the sidecar's /api/requests with a bearer token of the
+ * connection's user and sign-in, so the API authenticates it exactly as it would an HTTP
+ * client (revoked sign-ins included). The token is minted by this node (it holds the token
+ * secret) and renewed every 30 s, so a connection outlives the token it connected with;
+ * without a token service the connection's own token is sent.
  */
-export function createHttpRequestBackend(apiUrl: string, timeoutMs = 30_000): RequestBackend {
+export function createHttpRequestBackend(apiUrl: string, tokens?: TokenService, timeoutMs = 30_000): RequestBackend {
   const url = new URL('/api/requests', apiUrl).toString()
+  const minted = new WeakMap<Session, { token: string; at: number }>()
+  const bearer = async (session: Session): Promise<string> => {
+    if (tokens === undefined || session.sessionId === undefined) return session.token
+    const hit = minted.get(session)
+    if (hit !== undefined && Date.now() - hit.at < MINTED_REUSE_MS) return hit.token
+    const token = await tokens.issue({ userId: session.userId, username: session.username, sessionId: session.sessionId })
+    minted.set(session, { token, at: Date.now() })
+    return token
+  }
   return {
     async handle(session, clientId, requests) {
       const fail = (err: ChatError): Envelope[] => requests.map(() => errorEnvelope(err, undefined))
@@ -22,7 +38,7 @@ export function createHttpRequestBackend(apiUrl: string, timeoutMs = 30_000): Re
       try {
         res = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${session.token}`, 'x-chime-client-id': clientId },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${await bearer(session)}`, 'x-chime-client-id': clientId },
           body: JSON.stringify(requests),
           signal: AbortSignal.timeout(timeoutMs),
         })

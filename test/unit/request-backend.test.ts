@@ -1,0 +1,34 @@
+// Regression: a long-lived MQTT connection forwarded the token it connected with to the API
+// sidecar, so its requests failed once that token expired. The broker node now sends a
+// token it mints for the connection's user and sign-in.
+import t from 'tap'
+import { createServer } from 'node:http'
+import { createTokenService } from '../../api/src/auth/tokens.ts'
+import { createHttpRequestBackend } from '../../broker/src/request-backend.ts'
+import type { Session } from '../../broker/src/sessions.ts'
+
+t.test('requests of a connection whose token expired still carry a valid token of its user and sign-in', async (t) => {
+  const secret = 'a test secret of at least thirty-two characters'
+  const tokens = createTokenService(secret, 3600)
+  const expired = await createTokenService(secret, -60).issue({ userId: 'U1', username: 'ada', sessionId: 'S1' })
+  await t.rejects(tokens.verify(expired), { code: 'TOKEN_EXPIRED' }, 'the connection’s own token has expired')
+  const seen: string[] = []
+  const server = createServer((req, res) => {
+    seen.push(String(req.headers.authorization))
+    req.resume()
+    req.on('end', () => res.setHeader('content-type', 'application/json').end(JSON.stringify([{ action: 'SYNC_RESPONSE', data: {} }])))
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
+  const port = (server.address() as { port: number }).port
+  const backend = createHttpRequestBackend(`http://127.0.0.1:${port}`, tokens)
+  const session: Session = { userId: 'U1', username: 'ada', token: expired, sessionId: 'S1', granted: new Set() }
+  const replies = await backend.handle(session, 'client-1', [{ action: 'SYNC', data: {} }])
+  t.same(replies.map((r) => r.action), ['SYNC_RESPONSE'])
+  await backend.handle(session, 'client-1', [{ action: 'SYNC', data: {} }])
+  t.equal(seen.length, 2)
+  const sent = seen[0]!.replace(/^Bearer /, '')
+  t.not(sent, expired, 'not the expired token')
+  t.same(await tokens.verify(sent), { userId: 'U1', username: 'ada', sessionId: 'S1' }, 'a valid token of the same user and sign-in')
+  t.equal(seen[1], seen[0], 'reused for the next batch')
+})
