@@ -1,6 +1,7 @@
 // The three ways Chime runs: all in one process (embedded default), a broker node, an API
 // sidecar. Each returns a handle with the bound ports and a close() that stops everything.
 import { createAccessBus, type AccessBus } from '../broker/src/access-events.ts'
+import { AccessPolicy } from '../broker/src/access.ts'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join, resolve } from 'node:path'
@@ -73,8 +74,19 @@ async function prepareDatabase(config: Config): Promise<string> {
 }
 
 function coreOf(config: Config, store: Store, publisher: DeltaPublisher, access: AccessBus, secret: string, log: Logger): Core {
-  const sequencer = new Sequencer(store.log, publisher, config.sequencerBatchMax, (err) => log.error({ err }, 'publishing committed deltas failed; clients recover them through SYNC'))
-  return { config, store, sequencer, access, tokens: createTokenService(secret, config.tokenTtlSeconds) }
+  const policy = new AccessPolicy(store.directory)
+  // Other processes' changes arrive on the bus; this process's own are applied before they
+  // are announced, so its next request never meets a stale cache.
+  access.subscribe((e) => policy.forget(e))
+  const announcing: DeltaPublisher = {
+    ...publisher,
+    announce: async (events) => {
+      for (const e of events) policy.forget(e)
+      await publisher.announce(events)
+    },
+  }
+  const sequencer = new Sequencer(store.log, announcing, config.sequencerBatchMax, (err) => log.error({ err }, 'publishing committed deltas failed; clients recover them through SYNC'))
+  return { config, store, sequencer, access, policy, tokens: createTokenService(secret, config.tokenTtlSeconds) }
 }
 
 async function listenHttp(app: FastifyInstance, config: Config): Promise<number> {

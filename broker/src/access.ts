@@ -3,6 +3,7 @@ import { channelPermissions, has, PERMISSIONS, type Override } from '../../clien
 import type { Directory } from '../../api/src/store/directory.ts'
 import type { MemberRecord } from '../../api/src/store/types.ts'
 import type { Session } from './sessions.ts'
+import type { AccessEvent } from './access-events.ts'
 
 const TTL_MS = 30_000
 const MAX_ENTRIES = 200_000
@@ -89,8 +90,28 @@ export class AccessPolicy {
     this.closed.set(serverId, value)
     return value
   }
+  /** Drops what an access event makes stale: memberships, a server's overrides, channel rows. */
+  forget(e: AccessEvent): void {
+    switch (e.type) {
+      case 'membership':
+        if (e.serverId !== undefined) this.forgetMember(e.serverId, e.userId)
+        if (e.chatId !== undefined) this.forgetChatMember(e.chatId, e.userId)
+        return
+      case 'server-permissions':
+        this.forgetServer(e.serverId)
+        this.directory.forgetChannel(e.channelId)
+        return
+      case 'chat-closed':
+        this.directory.forgetChannel(e.chatId)
+        return
+      default:
+        return
+    }
+  }
+
   /** Drops every cached entry (after this node may have missed access events). */
   forgetAll(): void {
+    this.directory.forgetChannel()
     this.members.clear()
     this.overrides.clear()
     this.chatMembers.clear()

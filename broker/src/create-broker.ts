@@ -121,8 +121,8 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
     return (publish as (...args: unknown[]) => void)(packet, ...rest)
   }) as Aedes['publish']
   const access = createAccessBus(aedes)
-  applyAccessEvents(aedes, access, policy, deps.directory, deps.log)
-  resyncAfterReconnect(aedes, policy, deps.directory, deps.log)
+  applyAccessEvents(aedes, access, policy, deps.log)
+  resyncAfterReconnect(aedes, policy, deps.log)
   aedes.on('clientError', (client, err) => deps.log.warn({ clientId: client.id, err: err.message }, 'client error'))
   aedes.on('connectionError', (_client, err) => deps.log.warn({ err: err.message }, 'connection error'))
   disconnectRevoked({ aedes, access })

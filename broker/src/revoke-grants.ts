@@ -5,7 +5,6 @@
 // persistent session so its offline queue stops growing.
 import type { Aedes, Client } from 'aedes'
 import { parseFilter, topics } from '../../clients/sdk/src/topics.ts'
-import type { Directory } from '../../api/src/store/directory.ts'
 import type { AccessPolicy } from './access.ts'
 import type { AccessBus, AccessEvent } from './access-events.ts'
 import { sessionOf, type Session } from './sessions.ts'
@@ -25,7 +24,7 @@ async function dropFilters(aedes: Aedes, client: Client, refused: string[]): Pro
   if (!client.clean) await (aedes as unknown as { persistence: { removeSubscriptions(c: Client, s: string[]): Promise<void> } }).persistence.removeSubscriptions(client, refused)
 }
 
-export function applyAccessEvents(aedes: Aedes, bus: AccessBus, policy: AccessPolicy, directory: Directory, log: RevokeLogger): void {
+export function applyAccessEvents(aedes: Aedes, bus: AccessBus, policy: AccessPolicy, log: RevokeLogger): void {
   const recheck = (client: Client, session: Session, filters: readonly string[]): void => {
     void (async () => {
       const refused: string[] = []
@@ -52,8 +51,7 @@ export function applyAccessEvents(aedes: Aedes, bus: AccessBus, policy: AccessPo
   const handle = (e: AccessEvent): void => {
     switch (e.type) {
       case 'membership': {
-        if (e.serverId !== undefined) policy.forgetMember(e.serverId, e.userId)
-        if (e.chatId !== undefined) policy.forgetChatMember(e.chatId, e.userId)
+        policy.forget(e)
         for (const client of localClients(aedes)) {
           const session = sessionOf(client)
           if (session?.userId !== e.userId) continue
@@ -63,9 +61,7 @@ export function applyAccessEvents(aedes: Aedes, bus: AccessBus, policy: AccessPo
         return
       }
       case 'server-permissions': {
-        policy.forgetServer(e.serverId)
-        if (e.channelId !== undefined) directory.forgetChannel(e.channelId)
-        else directory.forgetChannel()
+        policy.forget(e)
         const wildcard = topics.serverWildcard(e.serverId)
         for (const client of localClients(aedes)) {
           const session = sessionOf(client)
@@ -93,7 +89,7 @@ export function applyAccessEvents(aedes: Aedes, bus: AccessBus, policy: AccessPo
         return
       }
       case 'chat-closed':
-        directory.forgetChannel(e.chatId)
+        policy.forget(e)
         return
       case 'presence': {
         const topic = topics.presence(e.userId)
@@ -120,7 +116,7 @@ interface EmitterState {
  * checks every grant of its connections afresh, taking away (and unsubscribing) what is no
  * longer allowed.
  */
-export function resyncAfterReconnect(aedes: Aedes, policy: AccessPolicy, directory: Directory, log: RevokeLogger): void {
+export function resyncAfterReconnect(aedes: Aedes, policy: AccessPolicy, log: RevokeLogger): void {
   const mq = (aedes as unknown as { mq: { state?: EmitterState; subConn?: { status?: string } } }).mq
   if (mq.state === undefined) return
   let connectedBefore = mq.subConn?.status === 'ready' || mq.subConn?.status === 'connect'
@@ -130,7 +126,6 @@ export function resyncAfterReconnect(aedes: Aedes, policy: AccessPolicy, directo
       return
     }
     policy.forgetAll()
-    directory.forgetChannel()
     for (const client of localClients(aedes)) {
       const session = sessionOf(client)
       if (session === undefined) continue

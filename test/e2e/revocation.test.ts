@@ -66,6 +66,8 @@ async function run(t: Test, chime: TestChime): Promise<void> {
       if (how === 'kick') await ok(owner, 'POST', `/api/servers/${S}/members/${victim.user_id}/kick`)
       else if (how === 'ban') await ok(owner, 'POST', `/api/servers/${S}/bans`, { user_id: victim.user_id })
       else await ok(victim, 'POST', `/api/servers/${S}/leave`)
+      const refused = await chime.http<{ data: { code: string } }>('POST', '/api/post/', { token: victim.token, body: { action: 'POST_MESSAGE', data: { channel_id: general, content: 'still here?' } } })
+      t.same([refused.status, refused.body.data.code], [403, 'NOT_A_MEMBER'], 'and it can no longer post there')
       await post(owner, general, `${how} after`)
       await settle(victim, w)
       t.same(w.contents, [`${how} before`], 'nothing after the change')

@@ -3,6 +3,7 @@ import type { Sequencer } from '../sequencer/sequencer.ts'
 import type { Store } from '../store/store.ts'
 import type { TokenService } from '../auth/tokens.ts'
 import type { AccessBus } from '../../../broker/src/access-events.ts'
+import type { AccessPolicy } from '../../../broker/src/access.ts'
 
 /** What every service function works with. */
 export interface Core {
@@ -12,6 +13,8 @@ export interface Core {
   tokens: TokenService
   /** Tells every broker node about changes of who-may-see-what. */
   access: AccessBus
+  /** Cached permission checks for the post path, dropped by access events (this process's own at once). */
+  policy: AccessPolicy
 }
 
 /** The authenticated caller of a request. */

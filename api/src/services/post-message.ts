@@ -5,6 +5,7 @@ import type { AppendInput } from '../store/types.ts'
 import { requireId, type Data } from '../requests/fields.ts'
 import type { Caller, Core } from './context.ts'
 import { createChat } from '../store/changes.ts'
+import { has, PERMISSIONS } from '../../../clients/sdk/src/permissions.ts'
 
 const CLIENT_MSG_ID = /^[\x21-\x7e]{1,64}$/
 
@@ -29,7 +30,12 @@ export async function checkPostMessage(core: Core, caller: Caller, data: Data): 
     if (toUser === caller.userId) throw new ChatError('INVALID_FIELD', 'user_id must be another user', { field: 'user_id' })
     channelId = (await core.sequencer.change(createChat(caller.userId, [toUser]))).result.chatId
   } else channelId = requireId(data, 'channel_id', 'channel-id')
-  await core.store.directory.writableChannel(caller.userId, channelId)
+  // Fast path: a server channel where the cached bits allow reading and posting. Anything
+  // else (chats, refusals) takes the exact check, which also names the reason.
+  const channel = await core.store.directory.findChannel(channelId)
+  const fast = channel !== null && channel.serverId !== null && channel.kind !== 'server' && !channel.closed &&
+    has(await core.policy.channelBits(caller.userId, channel.serverId, channel.id), PERMISSIONS.READ | PERMISSIONS.POST)
+  if (!fast) await core.store.directory.writableChannel(caller.userId, channelId)
   return { channelId, userId: caller.userId, type: 'message', content, clientMsgId }
 }
 
