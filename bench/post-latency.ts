@@ -3,15 +3,8 @@
 // poster and subscriber run in a child process so the broker's process only serves.
 //   npm run bench -- post-latency [--profile embedded|production] [--rate 100] [--count 2000] [--warmup 200]
 import { fork } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createConnection } from 'mysql2/promise'
-import pino from 'pino'
-import { loadConfig } from '../config/load-config.ts'
-import { startEmbedded } from '../bin/processes.ts'
-import { migrate } from '../api/src/db/migrate.ts'
+import { startBenchChime } from './bench-chime.ts'
 
 export interface LatencyResult {
   profile: string
@@ -32,32 +25,10 @@ interface Args {
 }
 
 export async function postLatency(args: Args): Promise<LatencyResult> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'chime-bench-'))
-  let databaseUrl = ''
-  let dropDb: (() => Promise<void>) | undefined
-  if (args.profile === 'production') {
-    const base = process.env['CHIME_BENCH_MYSQL_URL'] ?? 'mysql://root@127.0.0.1:3306'
-    const name = `chime_bench_${process.pid}`
-    databaseUrl = `${base}/${name}`
-    await migrate(databaseUrl)
-    dropDb = async () => {
-      const c = await createConnection(base)
-      await c.query(`DROP DATABASE IF EXISTS \`${name}\``)
-      await c.end()
-    }
-  }
-  const config = loadConfig({}, {
-    httpPort: 0, mqttPort: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', databaseUrl,
-    redisUrl: args.profile === 'production' ? (process.env['CHIME_BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379') : '',
-  })
-  const running = await startEmbedded(config, pino({ level: 'silent' }))
+  const chime = await startBenchChime(args.profile, 'bench')
+  const running = chime.running
   try {
-    const base = `http://127.0.0.1:${running.httpPort}`
-    const post = async <T>(path: string, body: unknown, token?: string): Promise<T> => {
-      const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
-      if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-      return (await res.json()) as T
-    }
+    const post = <T>(path: string, body: unknown, token?: string): Promise<T> => chime.call<T>('POST', path, body, token)
     const username = `bench${Date.now()}`
     const user = await post<{ user_id: string; token: string }>('/api/auth/register', { username, password: 'benchmark password' })
     const server = await post<{ server_id: string; channel_id: string }>('/api/servers', { name: 'bench' }, user.token)
@@ -71,8 +42,6 @@ export async function postLatency(args: Args): Promise<LatencyResult> {
     child.kill()
     return { profile: args.profile === 'embedded' ? 'embedded (SQLite, in-memory broker)' : 'production (MariaDB + Redis, one process)', ...result }
   } finally {
-    await running.close()
-    await dropDb?.()
-    await rm(dataDir, { recursive: true, force: true })
+    await chime.close()
   }
 }

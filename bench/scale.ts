@@ -8,20 +8,14 @@
 // The N users themselves are inserted straight into the database first (registering a
 // million users through argon2 would measure the password hash, not membership).
 //   npm run bench -- scale [--profile embedded|production] [--members 1000000]
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import Sqlite from 'better-sqlite3'
 import mqtt from 'mqtt'
 import { createConnection } from 'mysql2/promise'
-import pino from 'pino'
-import { loadConfig } from '../config/load-config.ts'
-import { startEmbedded } from '../bin/processes.ts'
-import { migrate } from '../api/src/db/migrate.ts'
 import { mysqlParts, sqlitePath } from '../api/src/db/open-database.ts'
 import { openStore } from '../api/src/store/store.ts'
 import { AccessPolicy } from '../broker/src/access.ts'
 import { newId } from '../api/src/ids.ts'
+import { startBenchChime } from './bench-chime.ts'
 import { topics } from '../clients/sdk/src/topics.ts'
 
 export interface ScaleResult {
@@ -63,32 +57,10 @@ async function insertUsers(url: string, ids: string[]): Promise<void> {
 }
 
 export async function scale(args: { profile: 'embedded' | 'production'; members: number }): Promise<ScaleResult> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'chime-bench-'))
-  let databaseUrl = ''
-  let dropDb: (() => Promise<void>) | undefined
-  if (args.profile === 'production') {
-    const base = process.env['CHIME_BENCH_MYSQL_URL'] ?? 'mysql://root@127.0.0.1:3306'
-    const name = `chime_scale_${process.pid}`
-    databaseUrl = `${base}/${name}`
-    await migrate(databaseUrl)
-    dropDb = async () => {
-      const c = await createConnection(base)
-      await c.query(`DROP DATABASE IF EXISTS \`${name}\``)
-      await c.end()
-    }
-  }
-  const config = loadConfig({}, {
-    httpPort: 0, mqttPort: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', databaseUrl,
-    redisUrl: args.profile === 'production' ? (process.env['CHIME_BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379') : '',
-  })
-  const running = await startEmbedded(config, pino({ level: 'silent' }))
+  const chime = await startBenchChime(args.profile, 'scale')
+  const running = chime.running
   try {
-    const base = `http://127.0.0.1:${running.httpPort}`
-    const call = async <T>(method: string, path: string, body: unknown, token?: string): Promise<T> => {
-      const res = await fetch(base + path, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
-      if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-      return (await res.json()) as T
-    }
+    const call = <T>(method: string, path: string, body: unknown, token?: string): Promise<T> => chime.call<T>(method, path, body, token)
     const owner = await call<{ user_id: string; token: string }>('POST', '/api/auth/register', { username: `owner${Date.now()}`, password: 'benchmark password' })
     const server = await call<{ server_id: string; channel_id: string }>('POST', '/api/servers', { name: 'Million' }, owner.token)
     const secret = await call<{ channel_id: string }>('POST', `/api/servers/${server.server_id}/channels`, { name: 'staff', private: true }, owner.token)
@@ -149,8 +121,6 @@ export async function scale(args: { profile: 'embedded' | 'production'; members:
       subscribe100P50: q(subs, 50), subscribe100P99: q(subs, 99),
     }
   } finally {
-    await running.close()
-    await dropDb?.()
-    await rm(dataDir, { recursive: true, force: true })
+    await chime.close()
   }
 }

@@ -140,8 +140,8 @@ async function migrateMysql(url: string, files: MigrationFile[]): Promise<string
     if (Number((lockRows as { got: unknown }[])[0]?.got) !== 1) throw new MigrationError('another migration held the migration lock for 120 s')
     await conn.query(MYSQL_MIGRATIONS_TABLE)
     const [rows] = await conn.query(APPLIED_QUERY)
-    const todo = pendingMigrations(files, rows as AppliedRow[])
-    for (const file of todo) {
+    const pending = pendingMigrations(files, rows as AppliedRow[])
+    for (const file of pending) {
       const id = randomUUID()
       await conn.query('INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP(3))', [id, file.checksum, file.name])
       try {
@@ -153,7 +153,7 @@ async function migrateMysql(url: string, files: MigrationFile[]): Promise<string
       }
       await conn.query('UPDATE _prisma_migrations SET finished_at = CURRENT_TIMESTAMP(3), applied_steps_count = 1 WHERE id = ?', [id])
     }
-    return todo.map((f) => f.name)
+    return pending.map((f) => f.name)
   } finally {
     await conn.query('SELECT RELEASE_LOCK(?)', [lockName]).catch(() => undefined)
     await conn.end().catch(() => undefined)
@@ -167,11 +167,11 @@ function migrateSqlite(url: string, files: MigrationFile[]): string[] {
   try {
     db.pragma('journal_mode = WAL')
     db.exec(SQLITE_MIGRATIONS_TABLE)
-    const todo = pendingMigrations(files, db.prepare(APPLIED_QUERY).all() as AppliedRow[])
+    const pending = pendingMigrations(files, db.prepare(APPLIED_QUERY).all() as AppliedRow[])
     const record = db.prepare(
       `INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, finished_at, applied_steps_count) VALUES (?, ?, ?, ?, ?, 1)`,
     )
-    for (const file of todo) {
+    for (const file of pending) {
       const startedAt = new Date().toISOString()
       // SQLite DDL is transactional: a migration applies whole or not at all.
       try {
@@ -183,7 +183,7 @@ function migrateSqlite(url: string, files: MigrationFile[]): string[] {
         throw new MigrationError(`migration ${file.name} failed and was rolled back: ${(err as Error).message}`)
       }
     }
-    return todo.map((f) => f.name)
+    return pending.map((f) => f.name)
   } finally {
     db.close()
   }
