@@ -99,6 +99,20 @@ t.test('two brokers and two API sidecars over MariaDB and Redis', async (t) => {
   const queued = await new Promise<DeltaJson>((resolve) => back.on('message', (tp, p) => tp === topic && resolve((JSON.parse(p.toString()) as Envelope<string, DeltaJson>).data)))
   t.equal(queued.content, 'while the tablet slept', 'the queued delta arrives on reconnect to the other node')
 
+  // Another user's CONNECT with a client id live on the other node is refused, and the live
+  // connection stays (aedes would otherwise close it across the cluster).
+  const refused = await mqtt.connectAsync(`mqtt://127.0.0.1:${brokerA!.mqttPort}`, { username: 'alice', password: alice.token, clientId: 'bob-phone', reconnectPeriod: 0 }).then(
+    async (c) => {
+      await c.endAsync(true)
+      return null
+    },
+    (e: { code?: number }) => e,
+  )
+  t.equal(refused?.code, 2, "alice with bob's client id on broker A: CONNACK 2")
+  await api(api1!.httpPort, '/api/post/', { action: 'POST_MESSAGE', data: { channel_id: channelId, content: 'bob-phone still here' } }, alice.token)
+  await waitFor("bob's phone on broker B still receives", () => (got.some((d) => d.content === 'bob-phone still here') ? true : undefined))
+  t.ok(bobOnB.connected, "bob's connection on broker B is untouched")
+
   // A kick through one sidecar stops delivery on both broker nodes before the next delta.
   const carol = await api<{ user_id: string; token: string }>(api1!.httpPort, '/api/auth/register', { username: 'carol', password: 'correct horse battery' })
   await api(api1!.httpPort, `/api/servers/${serverId}/join`, {}, carol.token)

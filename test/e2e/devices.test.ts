@@ -104,7 +104,7 @@ async function devicesSuite(t: Test, chime: TestChime): Promise<void> {
     t.equal((await chime.http<{ devices: DeviceJson[] }>('GET', '/api/devices', { token: alice.token })).body.devices.find((d) => d.client_id === tabletId)?.revoked, true, 'listed as revoked')
 
     expectError(t, await chime.http('POST', '/api/devices', { token: bob.token, body: { client_id: tabletId, platform: 'android' } }), 409, 'CLIENT_ID_TAKEN', "another user registering Alice's revoked client id")
-    t.equal(await connackCode(chime.mqttUrl, { username: bob.username, password: bob.token, clientId: tabletId }), 0, 'another user may connect with that client id')
+    t.equal(await connackCode(chime.mqttUrl, { username: bob.username, password: bob.token, clientId: tabletId }), 2, "another user may not connect with Alice's client id either: CONNACK 2")
     t.equal((await db.prisma.device.findUnique({ where: { clientId: tabletId } }))!.userId, alice.user_id, "which leaves Alice's revocation in place")
     t.equal(await connackCode(chime.mqttUrl, { username: alice.username, password: alice.token, clientId: tabletId }), 5, 'still refused for Alice')
 
@@ -113,6 +113,8 @@ async function devicesSuite(t: Test, chime: TestChime): Promise<void> {
     t.equal(back.body.revoked, false, 'registering again lifts the revocation')
     const again = await chime.connect(alice, { clientId: tabletId })
     t.equal(again.connected, true, 'and the device connects again')
+    expectError(t, await chime.http('POST', '/api/devices', { token: bob.token, body: { client_id: tabletId, platform: 'android' } }), 409, 'CLIENT_ID_TAKEN', "another user registering Alice's live device")
+    t.equal((await db.prisma.device.findUnique({ where: { clientId: tabletId } }))!.userId, alice.user_id, 'it stays hers')
   })
 }
 

@@ -47,7 +47,7 @@ export async function doRegisterDevice(core: Core, caller: Caller, data: Data, o
   else if (data['name'] !== undefined) name = requireString(data, 'name', { max: 128 }).trim() || null
   const { accounts } = identityOf(core)
   const existing = await accounts.findDevice(clientId)
-  if (existing !== null && existing.userId !== caller.userId && existing.revokedAt !== null) throw new ChatError('CLIENT_ID_TAKEN')
+  if (existing !== null && existing.userId !== caller.userId) throw new ChatError('CLIENT_ID_TAKEN')
   return deviceJson(await accounts.registerDevice(caller.userId, clientId, platform, name), online)
 }
 

@@ -62,7 +62,7 @@ export interface ProfileRow {
 }
 
 /** Why a CONNECT is refused, or null when it may go on. */
-export type ConnectVerdict = null | 'session-revoked' | 'user-deleted' | 'device-revoked'
+export type ConnectVerdict = null | 'session-revoked' | 'user-deleted' | 'device-revoked' | 'client-id-taken'
 
 export class AccountStore {
   constructor(private readonly db: Database) {}
@@ -144,14 +144,16 @@ export class AccountStore {
     ])
     if (user === null || user.deletedAt !== null) return { verdict: 'user-deleted', device }
     if (session === null || session.userId !== userId || session.revokedAt !== null) return { verdict: 'session-revoked', device }
-    if (device !== null && device.userId === userId && device.revokedAt !== null) return { verdict: 'device-revoked', device }
+    // A client id belongs to the user whose device it is: on any node, another user's
+    // CONNECT with it would take over (or, across nodes, close) that user's session.
+    if (device !== null && device.userId !== userId) return { verdict: 'client-id-taken', device }
+    if (device !== null && device.revokedAt !== null) return { verdict: 'device-revoked', device }
     return { verdict: null, device }
   }
 
   /**
    * Records a successful CONNECT in the device registry with one indexed write: last_seen
-   * of the user's device, a new row, or the row taken over from another user (whose
-   * revoked devices stay theirs).
+   * of the user's device, or a new row (checkConnect refused other users' client ids).
    */
   async recordConnect(userId: string, clientId: string, known: DeviceRow | null): Promise<void> {
     if (clientId === '') return
@@ -165,8 +167,6 @@ export class AccountStore {
       }
     } else if (known.userId === userId) {
       await this.db.prisma.device.update({ where: { clientId }, data: { lastSeen: now } })
-    } else if (known.revokedAt === null) {
-      await this.db.prisma.device.update({ where: { clientId }, data: { userId, platform: 'unknown', name: null, firstSeen: now, lastSeen: now } })
     }
   }
 

@@ -22,6 +22,7 @@ const REFUSALS: Record<Exclude<ConnectVerdict, null>, string> = {
   'session-revoked': 'this sign-in was revoked; log in again',
   'user-deleted': 'this account was deleted',
   'device-revoked': 'this device was revoked; register it again',
+  'client-id-taken': 'that client id belongs to a device of another user',
 }
 
 /**
@@ -52,7 +53,7 @@ export function createAuthenticate(tokens: TokenService, broker: () => Aedes, re
             onError(err)
             return done(refuse('the sign-in could not be checked', SERVER_UNAVAILABLE), false)
           }
-          if (checked.verdict !== null) return done(refuse(REFUSALS[checked.verdict]), false)
+          if (checked.verdict !== null) return done(refuse(REFUSALS[checked.verdict], checked.verdict === 'client-id-taken' ? IDENTIFIER_REJECTED : NOT_AUTHORIZED), false)
           if (takenOver(claims.userId)) return done(refuse('that client id is in use by another user', IDENTIFIER_REJECTED), false)
           try {
             await registry.recordConnect(claims.userId, client.id, checked.device)
