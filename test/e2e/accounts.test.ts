@@ -15,15 +15,9 @@ import { spawnChime } from '../helpers/processes.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { defer } from '../helpers/cleanup.ts'
 import { connackCode, disconnected, expectError } from '../helpers/expect.ts'
+import type { AuthAnswer } from '../../api/src/services/accounts.ts'
 
-interface Auth {
-  user_id: string
-  token: string
-  refresh_token: string
-  session_id: string
-  username: string
-  expires_in: number
-}
+type Auth = AuthAnswer
 
 interface ErrorBody {
   action: string

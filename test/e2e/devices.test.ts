@@ -12,16 +12,8 @@ import { freshMysqlUrl } from '../helpers/databases.ts'
 import { startRedis } from '../helpers/redis.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { connackCode, disconnected, expectError } from '../helpers/expect.ts'
+import type { DeviceJson } from '../../api/src/services/devices.ts'
 
-interface DeviceJson {
-  client_id: string
-  platform: string
-  name: string | null
-  first_seen: string
-  last_seen: string
-  revoked: boolean
-  online?: boolean
-}
 
 let counter = 0
 const cid = (prefix: string): string => `${prefix}-${process.pid % 10000}-${++counter}`

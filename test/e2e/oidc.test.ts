@@ -8,18 +8,12 @@ import { openDatabase } from '../../api/src/db/open-database.ts'
 import { startTestChime, type TestChime } from '../helpers/chime.ts'
 import { defer } from '../helpers/cleanup.ts'
 import { expectError } from '../helpers/expect.ts'
+import type { AuthAnswer } from '../../api/src/services/accounts.ts'
 
 const ISSUER = 'https://id.example.test/realms/acme'
 const AUDIENCE = 'chime-web'
 
-interface Auth {
-  user_id: string
-  token: string
-  refresh_token: string
-  session_id: string
-  username: string
-  created: boolean
-}
+type Auth = AuthAnswer & { created: boolean }
 
 interface Issuer {
   jwksUrl: string

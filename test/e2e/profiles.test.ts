@@ -9,16 +9,9 @@ import { freshMysqlUrl } from '../helpers/databases.ts'
 import { startRedis } from '../helpers/redis.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { expectError } from '../helpers/expect.ts'
+import type { PublicProfile } from '../../api/src/services/profiles.ts'
 
-interface Profile {
-  user_id: string
-  username: string | null
-  display_name: string
-  status_text: string | null
-  timezone: string | null
-  icon_file_id: string | null
-  created_at?: string
-}
+type Profile = PublicProfile & { created_at?: string }
 
 async function profilesSuite(t: Test, chime: TestChime): Promise<void> {
   const db = await openDatabase(chime.running.databaseUrl)
