@@ -17,7 +17,8 @@ import { emptyMysqlUrl, emptySqliteUrl } from '../helpers/databases.ts'
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const INIT = '20261123000000_init'
 const SOCIAL = '20261123100000_social'
-const ALL = [INIT, SOCIAL]
+const MESSAGING = '20261124000000_messaging'
+const ALL = [INIT, SOCIAL, MESSAGING]
 
 type Row = Record<string, unknown>
 
@@ -119,10 +120,10 @@ await onEmptyDatabases(t, 'an unfinished migration is refused', async (t, url) =
 await onEmptyDatabases(t, 'a failing migration stops the run and is not recorded as finished', async (t, url) => {
   const dir = t.testdir()
   await cp(dirOf(url), dir, { recursive: true })
-  const broken = '20261124000000_broken'
+  const broken = '20991231000000_broken'
   await mkdir(join(dir, broken))
   await writeFile(join(dir, broken, 'migration.sql'), 'CREATE TABLE half_done (id INTEGER NOT NULL);\nTHIS IS NOT SQL;\n')
-  await t.rejects(migrate(url, { dir }), { name: 'MigrationError', message: /migration 20261124000000_broken failed/ })
+  await t.rejects(migrate(url, { dir }), { name: 'MigrationError', message: /migration 20991231000000_broken failed/ })
   const rows = await rawQuery(url, 'SELECT migration_name, finished_at, logs FROM _prisma_migrations ORDER BY migration_name')
   if (dialectOf(url) === 'sqlite') {
     // SQLite DDL is transactional: the failed migration left nothing behind.
@@ -132,7 +133,7 @@ await onEmptyDatabases(t, 'a failing migration stops the run and is not recorded
     // MySQL DDL is not: the row stays unfinished with the error, and the next run refuses.
     t.same(rows.map((r) => [r['migration_name'], r['finished_at'] === null]), [...ALL.map((m) => [m, false]), [broken, true]])
     t.match(String(rows.at(-1)!['logs']), /SQL syntax/)
-    await t.rejects(migrate(url, { dir }), { message: /20261124000000_broken was started but never finished/ })
+    await t.rejects(migrate(url, { dir }), { message: /20991231000000_broken was started but never finished/ })
   }
 })
 
@@ -187,7 +188,7 @@ await t.test('the drift check compares nullability and types [sqlite]', async (t
 await onEmptyDatabases(t, 'npm run db:migrate migrates, and exits 1 on drift', async (t, url) => {
   const first = await runMigrateScript(url)
   t.equal(first.code, 0, first.stderr)
-  t.match(first.stdout, /applied 20261123000000_init, 20261123100000_social; the schema matches/)
+  t.match(first.stdout, /applied 20261123000000_init, 20261123100000_social, 20261124000000_messaging; the schema matches/)
   const second = await runMigrateScript(url)
   t.equal(second.code, 0, second.stderr)
   t.match(second.stdout, /nothing to apply; the schema matches/)
@@ -210,9 +211,12 @@ await onEmptyDatabases(t, 'the social migration gives existing servers their log
     "INSERT INTO channels (id, server_id, kind, name) VALUES ('c1', NULL, 'dm', 'direct')",
     "INSERT INTO chat_members (channel_id, user_id, role) VALUES ('c1', 'u9', 'member')",
     "INSERT INTO chat_members (channel_id, user_id, role) VALUES ('c1', 'u3', 'member')",
+    "INSERT INTO messages (message_id, channel_id, seq, user_id, content, timestamp) VALUES (7, 'c1', 1, 'u3', 'before', '2026-01-01 00:00:00')",
   ]
   for (const sql of statements) await rawQuery(url, sql)
-  t.same(await migrate(url), { applied: [SOCIAL] })
+  t.same(await migrate(url), { applied: [SOCIAL, MESSAGING] })
+  const [old] = await rawQuery(url, 'SELECT kind, content, is_edited, expires_at FROM messages WHERE message_id = 7')
+  t.same({ ...old, is_edited: Number(old!['is_edited']) }, { kind: 'text', content: 'before', is_edited: 0, expires_at: null }, 'messages from before the messaging migration are text messages')
   const log = await rawQuery(url, "SELECT server_id, kind, name FROM channels WHERE id = 's1'")
   t.same(log, [{ server_id: 's1', kind: 'server', name: 'Old server' }], 'the server log channel')
   t.equal(Number((await rawQuery(url, "SELECT member_count FROM servers WHERE id = 's1'"))[0]!['member_count']), 2)

@@ -12,7 +12,7 @@ function fakeLog(behaviour: (inputs: readonly AppendInput[]) => Promise<void>): 
     async append(inputs: readonly AppendInput[], afterCommit: (r: AppendResult[]) => Promise<void>): Promise<AppendResult[]> {
       batches.push(inputs.length)
       await behaviour(inputs)
-      const out = inputs.map((i) => ({ delta: { deltaId: ++id, channelId: i.channelId, serverId: null, seq: id, type: i.type, userId: i.userId, content: i.content, clientMsgId: null, isPartitionHead: false, createdAt: new Date() }, duplicate: false }))
+      const out = inputs.map((i) => ({ delta: { deltaId: ++id, channelId: i.channelId, serverId: null, seq: id, type: i.type, userId: i.userId, content: i.content, clientMsgId: null, targetId: null, meta: null, attachments: null, isPartitionHead: false, createdAt: new Date() }, duplicate: false }))
       committed.push(...out.map((o) => o.delta))
       await afterCommit(out)
       return out

@@ -1,4 +1,4 @@
-import type { DeltaJson } from '../../../clients/sdk/src/protocol.ts'
+import type { AttachmentJson, DeltaJson, DeltaMetaJson } from '../../../clients/sdk/src/protocol.ts'
 import type { DeltaRecord } from '../store/types.ts'
 
 /** The wire form of a delta (docs/protocol.md, "Delta"). */
@@ -14,6 +14,9 @@ export function toDeltaJson(d: DeltaRecord): DeltaJson {
   }
   if (d.serverId !== null) json.server_id = d.serverId
   if (d.clientMsgId !== null) json.client_msg_id = d.clientMsgId
+  if (d.targetId !== null) json.target_id = d.targetId.toString()
+  if (d.meta !== null) json.meta = JSON.parse(d.meta) as DeltaMetaJson
+  if (d.attachments !== null) json.attachments = JSON.parse(d.attachments) as AttachmentJson[]
   if (d.isPartitionHead) json.is_partition_head = true
   return json
 }

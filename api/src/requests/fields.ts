@@ -43,6 +43,14 @@ export function optionalCursor(data: Data, name: string): bigint | undefined {
   throw new ChatError('INVALID_CURSOR', `${name} must be a non-negative integer string`, { field: name })
 }
 
+/** A message id (the delta_id of the message's first delta) as a decimal string. */
+export function requireMessageId(data: Data, name = 'message_id'): bigint {
+  const v = data[name]
+  if (v === undefined) throw new ChatError('INVALID_FIELD', `${name} is required`, { field: name })
+  if (typeof v !== 'string' || !/^[1-9]\d{0,18}$/.test(v)) throw new ChatError('INVALID_FIELD', `${name} must be a message id (a decimal string)`, { field: name })
+  return BigInt(v)
+}
+
 export function optionalLimit(data: Data, max: number): number {
   const v = data['limit']
   if (v === undefined) return max

@@ -5,22 +5,20 @@ import type { AppendInput } from '../store/types.ts'
 import { requireId, type Data } from '../requests/fields.ts'
 import type { Caller, Core } from './context.ts'
 import { createChat } from '../store/changes.ts'
+import { draftMessage } from './message-input.ts'
 import { has, PERMISSIONS } from '../../../clients/sdk/src/permissions.ts'
 
 const CLIENT_MSG_ID = /^[\x21-\x7e]{1,64}$/
 
-/** Validates a POST_MESSAGE and checks the caller may post there; writes nothing. */
+/**
+ * Validates a POST_MESSAGE (any message kind: docs/protocol.md, "Messages") and checks the
+ * caller may post there; writes nothing (except opening a 1:1 chat for a first message).
+ */
 export async function checkPostMessage(core: Core, caller: Caller, data: Data): Promise<AppendInput> {
   // A first message to a user (user_id instead of channel_id) opens their 1:1 chat.
   const toUser = data['channel_id'] === undefined && data['channel-id'] === undefined && data['user_id'] !== undefined ? requireId(data, 'user_id') : undefined
   if (toUser === undefined) requireId(data, 'channel_id', 'channel-id')
-  const content = data['content']
-  if (typeof content !== 'string') throw new ChatError('INVALID_FIELD', 'content must be a string', { field: 'content' })
-  if (content.trim().length === 0) throw new ChatError('INVALID_FIELD', 'content must not be empty', { field: 'content' })
-  const bytes = Buffer.byteLength(content, 'utf8')
-  if (bytes > core.config.maxContentBytes) {
-    throw new ChatError('CONTENT_TOO_LARGE', `content is ${bytes} bytes; the limit is ${core.config.maxContentBytes}`, { limit: core.config.maxContentBytes })
-  }
+  if (data['content'] !== undefined && typeof data['content'] !== 'string') throw new ChatError('INVALID_FIELD', 'content must be a string', { field: 'content' })
   const clientMsgId = data['client_msg_id']
   if (clientMsgId !== undefined && (typeof clientMsgId !== 'string' || !CLIENT_MSG_ID.test(clientMsgId))) {
     throw new ChatError('INVALID_FIELD', 'client_msg_id must be 1 to 64 printable ASCII characters', { field: 'client_msg_id' })
@@ -30,13 +28,26 @@ export async function checkPostMessage(core: Core, caller: Caller, data: Data): 
     if (toUser === caller.userId) throw new ChatError('INVALID_FIELD', 'user_id must be another user', { field: 'user_id' })
     channelId = (await core.sequencer.change(createChat(caller.userId, [toUser]))).result.chatId
   } else channelId = requireId(data, 'channel_id', 'channel-id')
+  return checkPostTo(core, caller, channelId, data, typeof clientMsgId === 'string' ? clientMsgId : undefined)
+}
+
+/** The checks of a post into one channel (POST_MESSAGE, and each target of a broadcast). */
+export async function checkPostTo(core: Core, caller: Caller, channelId: string, data: Data, clientMsgId: string | undefined): Promise<AppendInput> {
   // Fast path: a server channel where the cached bits allow reading and posting. Anything
   // else (chats, refusals) takes the exact check, which also names the reason.
-  const channel = await core.store.directory.findChannel(channelId)
-  const fast = channel !== null && channel.serverId !== null && channel.kind !== 'server' && !channel.closed &&
-    has(await core.policy.channelBits(caller.userId, channel.serverId, channel.id), PERMISSIONS.READ | PERMISSIONS.POST)
-  if (!fast) await core.store.directory.writableChannel(caller.userId, channelId)
-  return { channelId, userId: caller.userId, type: 'message', content, clientMsgId }
+  const cached = await core.store.directory.findChannel(channelId)
+  const fastBits = cached !== null && cached.serverId !== null && cached.kind !== 'server' && !cached.closed
+    ? await core.policy.channelBits(caller.userId, cached.serverId, cached.id)
+    : 0
+  const { channel, bits } = cached !== null && has(fastBits, PERMISSIONS.READ | PERMISSIONS.POST)
+    ? { channel: cached, bits: fastBits }
+    : await core.store.directory.writable(caller.userId, channelId)
+  const draft = await draftMessage(core, caller, channel, bits, data)
+  const meta = Object.keys(draft.meta).length > 0 ? JSON.stringify(draft.meta) : undefined
+  return {
+    channelId, userId: caller.userId, type: 'message', content: draft.content, clientMsgId, meta,
+    attachments: draft.attachments === null ? undefined : JSON.stringify(draft.attachments), message: draft.fields,
+  }
 }
 
 /** Appends a checked post through the sequencer; resolves after the commit. */

@@ -31,15 +31,20 @@ export function createMysqlAppendEngine(url: string, limits: PartitionLimits, op
   async function write(conn: PoolConnection, plan: AppendPlan): Promise<void> {
     const d = plan.deltas
     await conn.query(
-      'INSERT INTO deltas (delta_id, channel_id, seq, type, user_id, content, client_msg_id, is_partition_head, timestamp) VALUES ?',
-      [d.map((r) => [r.id.toString(), r.channelId, r.seq.toString(), r.type, r.userId, r.content, r.clientMsgId, r.isPartitionHead ? 1 : 0, r.createdAt])],
+      'INSERT INTO deltas (delta_id, channel_id, seq, type, user_id, content, client_msg_id, target_id, meta, attachments, is_partition_head, timestamp) VALUES ?',
+      [d.map((r) => [r.id.toString(), r.channelId, r.seq.toString(), r.type, r.userId, r.content, r.clientMsgId, r.targetId?.toString() ?? null, r.meta, r.attachments, r.isPartitionHead ? 1 : 0, r.createdAt])],
     )
     const messages = d.filter((r) => r.type === 'message')
     if (messages.length > 0) {
       await conn.query(
-        'INSERT INTO messages (message_id, channel_id, seq, user_id, content, timestamp) VALUES ?',
-        [messages.map((r) => [r.id.toString(), r.channelId, r.seq.toString(), r.userId, r.content, r.createdAt])],
+        'INSERT INTO messages (message_id, channel_id, seq, user_id, kind, content, meta, attachments, reply_to, timestamp, expires_at) VALUES ?',
+        [messages.map((r) => [
+          r.id.toString(), r.channelId, r.seq.toString(), r.userId, r.message?.kind ?? 'text', r.content, r.meta, r.attachments,
+          r.message?.replyTo?.toString() ?? null, r.createdAt, r.message?.expiresAt ?? null,
+        ])],
       )
+      const mentions = messages.flatMap((r) => (r.message?.mentions ?? []).map((target) => [r.id.toString(), r.channelId, r.seq.toString(), target]))
+      if (mentions.length > 0) await conn.query('INSERT INTO message_mentions (message_id, channel_id, seq, target) VALUES ?', [mentions])
     }
     for (const w of plan.partitions) {
       if (w.mode === 'create') {
@@ -56,8 +61,9 @@ export function createMysqlAppendEngine(url: string, limits: PartitionLimits, op
         await conn.execute('UPDATE delta_partitions SET sealed = TRUE WHERE channel_id = ? AND partition_no = ?', [w.channelId, w.partitionNo])
       }
     }
+    const at = d.at(-1)?.createdAt ?? null
     for (const c of plan.channels) {
-      await conn.execute('UPDATE channels SET last_seq = ?, partition_no = ?, partition_deltas = ?, partition_bytes = ? WHERE id = ?', [c.lastSeq.toString(), c.partitionNo, c.partitionDeltas, c.partitionBytes.toString(), c.id])
+      await conn.execute('UPDATE channels SET last_seq = ?, partition_no = ?, partition_deltas = ?, partition_bytes = ?, last_activity_at = ? WHERE id = ?', [c.lastSeq.toString(), c.partitionNo, c.partitionDeltas, c.partitionBytes.toString(), at, c.id])
     }
     await conn.execute('UPDATE sequencer SET last_delta_id = ? WHERE id = 1', [plan.lastDeltaId.toString()])
   }
@@ -87,6 +93,8 @@ export function createMysqlAppendEngine(url: string, limits: PartitionLimits, op
           {
             id: BigInt(r['delta_id'] as string), channelId: r['channel_id'] as string, seq: BigInt(r['seq'] as string), type: r['type'] as string,
             userId: r['user_id'] as string, content: r['content'] as string | null, clientMsgId: r['client_msg_id'] as string | null,
+            targetId: r['target_id'] === null ? null : BigInt(r['target_id'] as string), meta: r['meta'] as string | null,
+            attachments: r['attachments'] === null ? null : typeof r['attachments'] === 'string' ? r['attachments'] : JSON.stringify(r['attachments']),
             isPartitionHead: Number(r['is_partition_head']) === 1, createdAt: new Date(`${String(r['timestamp']).replace(' ', 'T')}Z`),
           },
           r['server_id'] as string | null,

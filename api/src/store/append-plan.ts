@@ -1,7 +1,7 @@
 // The pure part of an append: given the log's position (last delta id, each channel's
 // cursor) and the earlier commits of the retried client_msg_ids, decide every row the
 // transaction writes. Both append engines (SQLite, MySQL) execute this plan.
-import type { AppendInput, AppendResult, DeltaRecord, PartitionLimits } from './types.ts'
+import type { AppendInput, AppendResult, DeltaRecord, MessageFields, PartitionLimits } from './types.ts'
 
 export interface ChannelCursor {
   id: string
@@ -20,8 +20,13 @@ export interface DeltaRow {
   userId: string
   content: string | null
   clientMsgId: string | null
+  targetId: bigint | null
+  meta: string | null
+  attachments: string | null
   isPartitionHead: boolean
   createdAt: Date
+  /** Set on `message` deltas (see AppendInput.message). */
+  message?: MessageFields | undefined
 }
 
 export interface PartitionWrite {
@@ -47,6 +52,15 @@ export interface AppendPlan {
   lastDeltaId: bigint
 }
 
+/** What a delta adds to its partition's size: content, meta and attachments, in UTF-8 bytes. */
+export function byteSize(input: Pick<AppendInput, 'content' | 'meta' | 'attachments'>): number {
+  let n = 0
+  if (input.content !== null) n += Buffer.byteLength(input.content, 'utf8')
+  if (input.meta !== undefined) n += Buffer.byteLength(input.meta, 'utf8')
+  if (input.attachments !== undefined) n += Buffer.byteLength(input.attachments, 'utf8')
+  return n
+}
+
 export const retryKey = (userId: string, clientMsgId: string): string => `${userId}\u0000${clientMsgId}`
 
 export function toRecord(row: DeltaRow, serverId: string | null): DeltaRecord {
@@ -59,6 +73,9 @@ export function toRecord(row: DeltaRow, serverId: string | null): DeltaRecord {
     userId: row.userId,
     content: row.content,
     clientMsgId: row.clientMsgId,
+    targetId: row.targetId,
+    meta: row.meta,
+    attachments: row.attachments,
     isPartitionHead: row.isPartitionHead,
     createdAt: row.createdAt,
   }
@@ -92,7 +109,7 @@ export function planAppend(
     }
     const channel = channels.get(input.channelId)
     if (channel === undefined) throw new Error(`channel ${input.channelId} does not exist`)
-    const bytes = BigInt(Buffer.byteLength(input.content ?? '', 'utf8'))
+    const bytes = BigInt(byteSize(input))
     const opensPartition =
       channel.partitionNo === 0 ||
       channel.partitionDeltas >= limits.maxDeltas ||
@@ -130,7 +147,8 @@ export function planAppend(
     }
     const row: DeltaRow = {
       id: last, channelId: channel.id, seq: channel.lastSeq, type: input.type, userId: input.userId,
-      content: input.content, clientMsgId: input.clientMsgId ?? null, isPartitionHead: opensPartition, createdAt: now,
+      content: input.content, clientMsgId: input.clientMsgId ?? null, targetId: input.targetId ?? null, meta: input.meta ?? null,
+      attachments: input.attachments ?? null, isPartitionHead: opensPartition, createdAt: now, message: input.message,
     }
     deltas.push(row)
     const record = toRecord(row, channel.serverId)

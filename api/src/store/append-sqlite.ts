@@ -17,6 +17,9 @@ interface RawDelta {
   user_id: string
   content: string | null
   client_msg_id: string | null
+  target_id: bigint | null
+  meta: string | null
+  attachments: string | null
   is_partition_head: bigint
   timestamp: string
   server_id: string | null
@@ -33,26 +36,32 @@ export function createSqliteAppendEngine(path: string, limits: PartitionLimits):
     last: db.prepare('SELECT last_delta_id AS last FROM sequencer WHERE id = 1'),
     channel: db.prepare('SELECT id, server_id, last_seq, partition_no, partition_deltas, partition_bytes FROM channels WHERE id = ?'),
     prior: db.prepare(`SELECT d.*, c.server_id FROM deltas d JOIN channels c ON c.id = d.channel_id WHERE d.user_id = ? AND d.client_msg_id = ?`),
-    insertDelta: db.prepare(`INSERT INTO deltas (delta_id, channel_id, seq, type, user_id, content, client_msg_id, is_partition_head, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    insertMessage: db.prepare(`INSERT INTO messages (message_id, channel_id, seq, user_id, content, timestamp, is_edited, is_deleted) VALUES (?, ?, ?, ?, ?, ?, 0, 0)`),
+    insertDelta: db.prepare(`INSERT INTO deltas (delta_id, channel_id, seq, type, user_id, content, client_msg_id, target_id, meta, attachments, is_partition_head, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertMessage: db.prepare(`INSERT INTO messages (message_id, channel_id, seq, user_id, kind, content, meta, attachments, reply_to, timestamp, expires_at, is_edited, is_deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)`),
+    insertMention: db.prepare(`INSERT INTO message_mentions (message_id, channel_id, seq, target) VALUES (?, ?, ?, ?)`),
     createPartition: db.prepare(`INSERT INTO delta_partitions (channel_id, partition_no, start_delta_id, end_delta_id, start_seq, end_seq, delta_count, byte_size, sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     updatePartition: db.prepare(`UPDATE delta_partitions SET end_delta_id = ?, end_seq = ?, delta_count = ?, byte_size = ?, sealed = ? WHERE channel_id = ? AND partition_no = ?`),
     sealPartition: db.prepare(`UPDATE delta_partitions SET sealed = 1 WHERE channel_id = ? AND partition_no = ?`),
-    updateChannel: db.prepare(`UPDATE channels SET last_seq = ?, partition_no = ?, partition_deltas = ?, partition_bytes = ? WHERE id = ?`),
+    updateChannel: db.prepare(`UPDATE channels SET last_seq = ?, partition_no = ?, partition_deltas = ?, partition_bytes = ?, last_activity_at = ? WHERE id = ?`),
     updateSequencer: db.prepare('UPDATE sequencer SET last_delta_id = ? WHERE id = 1'),
   }
 
   const write = (plan: AppendPlan): void => {
     for (const d of plan.deltas) {
-      st.insertDelta.run(d.id, d.channelId, d.seq, d.type, d.userId, d.content, d.clientMsgId, d.isPartitionHead ? 1 : 0, iso(d.createdAt))
-      if (d.type === 'message') st.insertMessage.run(d.id, d.channelId, d.seq, d.userId, d.content, iso(d.createdAt))
+      st.insertDelta.run(d.id, d.channelId, d.seq, d.type, d.userId, d.content, d.clientMsgId, d.targetId, d.meta, d.attachments, d.isPartitionHead ? 1 : 0, iso(d.createdAt))
+      if (d.type === 'message') {
+        const m = d.message
+        st.insertMessage.run(d.id, d.channelId, d.seq, d.userId, m?.kind ?? 'text', d.content, d.meta, d.attachments, m?.replyTo ?? null, iso(d.createdAt), m?.expiresAt ? iso(m.expiresAt) : null)
+        for (const target of m?.mentions ?? []) st.insertMention.run(d.id, d.channelId, d.seq, target)
+      }
     }
     for (const p of plan.partitions) {
       if (p.mode === 'create') st.createPartition.run(p.channelId, p.partitionNo, p.startDeltaId, p.endDeltaId, p.startSeq, p.endSeq, p.deltaCount, p.byteSize, p.sealed ? 1 : 0, iso(new Date()))
       else if (p.mode === 'update') st.updatePartition.run(p.endDeltaId, p.endSeq, p.deltaCount, p.byteSize, p.sealed ? 1 : 0, p.channelId, p.partitionNo)
       else st.sealPartition.run(p.channelId, p.partitionNo)
     }
-    for (const c of plan.channels) st.updateChannel.run(c.lastSeq, c.partitionNo, c.partitionDeltas, c.partitionBytes, c.id)
+    const at = plan.deltas.length > 0 ? iso(plan.deltas.at(-1)!.createdAt) : null
+    for (const c of plan.channels) st.updateChannel.run(c.lastSeq, c.partitionNo, c.partitionDeltas, c.partitionBytes, at, c.id)
     st.updateSequencer.run(plan.lastDeltaId)
   }
 
@@ -153,7 +162,7 @@ function normaliseRow(r: Record<string, unknown>): Row {
 function rawToRecord(r: RawDelta): DeltaRecord {
   const row: DeltaRow = {
     id: r.delta_id, channelId: r.channel_id, seq: r.seq, type: r.type, userId: r.user_id, content: r.content,
-    clientMsgId: r.client_msg_id, isPartitionHead: Number(r.is_partition_head) === 1, createdAt: new Date(r.timestamp),
+    clientMsgId: r.client_msg_id, targetId: r.target_id, meta: r.meta, attachments: r.attachments, isPartitionHead: Number(r.is_partition_head) === 1, createdAt: new Date(r.timestamp),
   }
   return toRecord(row, r.server_id)
 }

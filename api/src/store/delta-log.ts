@@ -8,7 +8,22 @@ import type { AppendEngine, Tx, TxOutcome } from './append-engine.ts'
 import type { AppendInput, AppendResult, DeltaRecord } from './types.ts'
 import type { DeltaType } from '../../../clients/sdk/src/protocol.ts'
 
-function toRecord(row: { id: bigint; channelId: string; seq: bigint; type: string; userId: string; content: string | null; clientMsgId: string | null; isPartitionHead: boolean; createdAt: Date }, serverId: string | null): DeltaRecord {
+interface DeltaRowRead {
+  id: bigint
+  channelId: string
+  seq: bigint
+  type: string
+  userId: string
+  content: string | null
+  clientMsgId: string | null
+  targetId: bigint | null
+  meta: string | null
+  attachments: unknown
+  isPartitionHead: boolean
+  createdAt: Date
+}
+
+function toRecord(row: DeltaRowRead, serverId: string | null): DeltaRecord {
   return {
     deltaId: row.id,
     channelId: row.channelId,
@@ -18,6 +33,9 @@ function toRecord(row: { id: bigint; channelId: string; seq: bigint; type: strin
     userId: row.userId,
     content: row.content,
     clientMsgId: row.clientMsgId,
+    targetId: row.targetId,
+    meta: row.meta,
+    attachments: row.attachments === null || row.attachments === undefined ? null : JSON.stringify(row.attachments),
     isPartitionHead: row.isPartitionHead,
     createdAt: row.createdAt,
   }

@@ -85,9 +85,9 @@ export class Directory {
   async findChannel(channelId: string): Promise<ChannelRecord | null> {
     const cached = this.channelCache.get(channelId)
     if (cached !== undefined) return cached
-    const row = await this.db.prisma.channel.findUnique({ where: { id: channelId }, select: { id: true, serverId: true, kind: true, name: true, closedAt: true } })
+    const row = await this.db.prisma.channel.findUnique({ where: { id: channelId }, select: { id: true, serverId: true, kind: true, name: true, closedAt: true, messageTtlSeconds: true } })
     if (row === null) return null
-    const channel: ChannelRecord = { id: row.id, serverId: row.serverId, kind: row.kind as ChannelKind, name: row.name, closed: row.closedAt !== null }
+    const channel: ChannelRecord = { id: row.id, serverId: row.serverId, kind: row.kind as ChannelKind, name: row.name, closed: row.closedAt !== null, messageTtlSeconds: row.messageTtlSeconds }
     this.channelCache.set(channelId, channel)
     return channel
   }
@@ -133,7 +133,7 @@ export class Directory {
   }
 
   /** The channel and userId's bits in it, when it may read it; the coded error otherwise. */
-  private async channelWithBits(userId: string, channelId: string): Promise<{ channel: ChannelRecord; bits: number }> {
+  async channelWithBits(userId: string, channelId: string): Promise<{ channel: ChannelRecord; bits: number }> {
     const channel = await this.findChannel(channelId)
     if (channel === null) throw new ChatError('CHANNEL_NOT_FOUND')
     const bits = await this.permissionsIn(userId, channel)
@@ -144,6 +144,11 @@ export class Directory {
 
   /** The channel userId wants to post in: readable, not closed, not muted, POST allowed, not blocked (1:1). */
   async writableChannel(userId: string, channelId: string): Promise<ChannelRecord> {
+    return (await this.writable(userId, channelId)).channel
+  }
+
+  /** writableChannel with userId's permission bits there. */
+  async writable(userId: string, channelId: string): Promise<{ channel: ChannelRecord; bits: number }> {
     const { channel, bits } = await this.channelWithBits(userId, channelId)
     if (channel.closed) throw new ChatError('CHANNEL_CLOSED')
     if (channel.kind === 'server') throw new ChatError('FORBIDDEN', "a server's own log takes no posts")
@@ -158,7 +163,7 @@ export class Directory {
         WHERE m.channel_id = ${channel.id} AND m.user_id <> ${userId} LIMIT 1`
       if (blocked.length > 0) throw new ChatError('BLOCKED')
     }
-    return channel
+    return { channel, bits }
   }
 
   /** Every channel and chat userId may read (server logs included), optionally within one server. */

@@ -3,6 +3,7 @@ import { createMysqlAppendEngine } from './append-mysql.ts'
 import { createSqliteAppendEngine } from './append-sqlite.ts'
 import { DeltaLog } from './delta-log.ts'
 import { Directory } from './directory.ts'
+import { MessageStore } from './messages.ts'
 import type { PartitionLimits } from './types.ts'
 
 /** Everything Chime keeps in its database, behind one handle. */
@@ -10,6 +11,7 @@ export interface Store {
   db: Database
   directory: Directory
   log: DeltaLog
+  messages: MessageStore
   close(): Promise<void>
 }
 
@@ -23,10 +25,12 @@ export async function openStore(url: string, limits: PartitionLimits, opts: Stor
   // The append path runs on the drivers directly (prepared statements, one round trip per
   // statement instead of Prisma's per-query planning); everything else goes through Prisma.
   const engine = db.dialect === 'mysql' ? createMysqlAppendEngine(url, limits, opts) : createSqliteAppendEngine(sqlitePath(url), limits)
+  const directory = new Directory(db)
   return {
     db,
-    directory: new Directory(db),
+    directory,
     log: new DeltaLog(db, engine),
+    messages: new MessageStore(db, directory),
     async close() {
       await engine.close()
       await db.close()

@@ -1,4 +1,4 @@
-import type { DeltaType } from '../../../clients/sdk/src/protocol.ts'
+import type { DeltaType, MessageKind } from '../../../clients/sdk/src/protocol.ts'
 
 export interface UserRecord {
   id: string
@@ -26,6 +26,8 @@ export interface ChannelRecord {
   name: string
   /** A deleted channel or an ended group. */
   closed: boolean
+  /** Secret chats: messages expire this many seconds after they are sent (null: never). */
+  messageTtlSeconds?: number | null
 }
 
 export interface ServerRecord {
@@ -35,6 +37,15 @@ export interface ServerRecord {
   isPublic: boolean
 }
 
+/** The current-state row a `message` delta creates (the messages table). */
+export interface MessageFields {
+  kind: MessageKind
+  replyTo: bigint | null
+  expiresAt: Date | null
+  /** Mention targets: user ids, "role:<role>", "everyone". */
+  mentions: readonly string[]
+}
+
 /** One delta to append; the sequencer assigns delta_id and seq. */
 export interface AppendInput {
   channelId: string
@@ -42,6 +53,14 @@ export interface AppendInput {
   type: DeltaType
   content: string | null
   clientMsgId?: string | undefined
+  /** The message this delta is about (edit, delete, reaction, pin, vote, expiry). */
+  targetId?: bigint | undefined
+  /** Type-specific fields, as JSON text (docs/protocol.md, "Messages"). */
+  meta?: string | undefined
+  /** File references of a message, as JSON text. */
+  attachments?: string | undefined
+  /** Set on `message` deltas: what its messages row holds besides the content. */
+  message?: MessageFields | undefined
 }
 
 export interface DeltaRecord {
@@ -53,6 +72,9 @@ export interface DeltaRecord {
   userId: string
   content: string | null
   clientMsgId: string | null
+  targetId: bigint | null
+  meta: string | null
+  attachments: string | null
   isPartitionHead: boolean
   createdAt: Date
 }

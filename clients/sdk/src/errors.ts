@@ -30,6 +30,15 @@ export const ERROR_CATALOGUE = {
   INVITE_NOT_FOUND: { status: 404, message: 'No such invitation, or it was revoked.' },
   INVITE_EXPIRED: { status: 410, message: 'The invitation has expired.' },
   INVITE_USED_UP: { status: 410, message: 'The invitation has reached its maximum number of uses.' },
+  // messages: edits, deletes, reactions, pins and polls
+  MESSAGE_NOT_FOUND: { status: 404, message: 'No such message, or you may not read it.' },
+  MESSAGE_DELETED: { status: 410, message: 'That message was deleted or has expired.' },
+  NOT_MESSAGE_AUTHOR: { status: 403, message: 'Only the author may do that to this message.' },
+  MESSAGE_NOT_EDITABLE: { status: 409, message: 'Messages of this kind cannot be edited.' },
+  POLL_CLOSED: { status: 409, message: 'The poll is closed.' },
+  NOT_A_POLL: { status: 409, message: 'That message is not a poll.' },
+  PIN_LIMIT: { status: 409, message: 'The channel has reached its maximum number of pinned messages.' },
+  REACTION_LIMIT: { status: 409, message: 'The message has reached its maximum number of different reactions.' },
   // accounts, sign-in, devices, profiles, favorites and blocks
   WEAK_PASSWORD: { status: 400, message: 'The password must have at least 8 characters.' },
   WRONG_PASSWORD: { status: 403, message: 'The current password is wrong.' },

@@ -32,12 +32,79 @@ export interface Envelope<A extends string = string, D = object> {
 /** Message deltas, then the changes of who-may-see-what recorded in server logs and chats. */
 export const DELTA_TYPES = [
   'message', 'edit', 'delete',
+  'reaction_added', 'reaction_removed', 'pinned', 'unpinned', 'poll_vote', 'poll_retracted', 'poll_closed', 'expired',
   'server_created', 'server_updated', 'server_deleted',
   'member_joined', 'member_left', 'member_kicked', 'member_banned', 'member_unbanned', 'member_muted', 'member_role', 'owner_transferred',
   'channel_created', 'channel_updated', 'channel_deleted', 'channels_reordered', 'channel_permissions',
   'chat_created', 'chat_updated', 'chat_member_added', 'chat_member_removed', 'chat_member_left', 'chat_admin', 'chat_ended',
 ] as const
 export type DeltaType = (typeof DELTA_TYPES)[number]
+
+/** Deltas that change an earlier message; their target_id is that message's id. */
+export const MESSAGE_UPDATE_TYPES = [
+  'edit', 'delete', 'reaction_added', 'reaction_removed', 'pinned', 'unpinned', 'poll_vote', 'poll_retracted', 'poll_closed', 'expired',
+] as const satisfies readonly DeltaType[]
+
+/** What a message is (docs/protocol.md, "Message kinds"). */
+export const MESSAGE_KINDS = ['text', 'file', 'card', 'poll', 'forward'] as const
+export type MessageKind = (typeof MESSAGE_KINDS)[number]
+
+/** A file reference of a message (the file service answers its links). */
+export interface AttachmentJson {
+  file_id: string
+  name: string
+  mime_type: string
+  size: number
+  width?: number
+  height?: number
+}
+
+/** The original of a reply, as it was when replied to. */
+export interface QuotedMessageJson {
+  message_id: string
+  user_id: string
+  content: string | null
+  kind: MessageKind
+  timestamp: string
+}
+
+export interface PollJson {
+  question: string
+  options: string[]
+  multiple: boolean
+  /** When voting stops (ISO time); absent: until closed by its author. */
+  closes_at?: string
+}
+
+export interface ContactCardJson {
+  user_id: string
+  username: string
+  display_name: string
+}
+
+/** The type-specific fields of a delta (DeltaJson.meta). */
+export interface DeltaMetaJson {
+  /** message: what it is. */
+  kind?: MessageKind
+  /** message: mention targets found in the content (user ids, "role:<role>", "everyone"). */
+  mentions?: string[]
+  /** message: the original it replies to, as it was then. */
+  reply_to?: QuotedMessageJson
+  /** message (kind forward): where the forwarded original came from. */
+  forwarded_from?: { message_id: string; channel_id: string; user_id: string; timestamp: string }
+  /** message (kind card): a user's contact card. */
+  card?: ContactCardJson
+  /** message (kind poll). */
+  poll?: PollJson
+  /** message: when its content is purged (secret chats). */
+  expires_at?: string
+  /** reaction_added, reaction_removed. */
+  emoji?: string
+  /** poll_vote: the chosen option indexes. */
+  options?: number[]
+  /** delete: "author" or "moderator". */
+  by?: 'author' | 'moderator'
+}
 
 /**
  * Published on chime/v1/users/{userId}/inbox when the user's membership changes, so its
@@ -66,7 +133,10 @@ export interface DeltaJson {
   content: string | null
   timestamp: string
   client_msg_id?: string
-  attachments?: unknown
+  /** The message an update refers to (MESSAGE_UPDATE_TYPES). */
+  target_id?: string
+  meta?: DeltaMetaJson
+  attachments?: AttachmentJson[]
   is_partition_head?: boolean
 }
 
