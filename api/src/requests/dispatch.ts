@@ -9,6 +9,7 @@ import { doSync } from '../services/sync.ts'
 import type { Caller, Core } from '../services/context.ts'
 import { isPlainObject, requireId, type Data } from './fields.ts'
 import { doCreateChat, doLeaveChat } from '../services/chats.ts'
+import { doClosePoll, doDeleteMessage, doEditMessage, doGetMessage, doListPins, doPin, doReaction, doRetractVote, doVote } from '../services/messages.ts'
 import { doAcceptInvite, doJoinServer, doLeaveServer, inviteCode } from '../services/servers.ts'
 
 export interface RequestEnvelope {
@@ -77,6 +78,26 @@ async function handleOne(core: Core, caller: Caller, env: RequestEnvelope): Prom
       return reply('ACCEPT_INVITE_RESPONSE', await doAcceptInvite(core, caller, inviteCode(env.data['code'])), env.request_id)
     case 'LEAVE_CHAT':
       return reply('LEAVE_CHAT_RESPONSE', await doLeaveChat(core, caller, requireId(env.data, 'chat_id')), env.request_id)
+    case 'EDIT_MESSAGE':
+      return reply('EDIT_MESSAGE_RESPONSE', await doEditMessage(core, caller, env.data), env.request_id)
+    case 'DELETE_MESSAGE':
+      return reply('DELETE_MESSAGE_RESPONSE', await doDeleteMessage(core, caller, env.data), env.request_id)
+    case 'ADD_REACTION':
+    case 'REMOVE_REACTION':
+      return reply(`${env.action}_RESPONSE`, await doReaction(core, caller, env.data, env.action === 'ADD_REACTION'), env.request_id)
+    case 'PIN_MESSAGE':
+    case 'UNPIN_MESSAGE':
+      return reply(`${env.action}_RESPONSE`, await doPin(core, caller, env.data, env.action === 'PIN_MESSAGE'), env.request_id)
+    case 'VOTE_POLL':
+      return reply('VOTE_POLL_RESPONSE', await doVote(core, caller, env.data), env.request_id)
+    case 'RETRACT_VOTE':
+      return reply('RETRACT_VOTE_RESPONSE', await doRetractVote(core, caller, env.data), env.request_id)
+    case 'CLOSE_POLL':
+      return reply('CLOSE_POLL_RESPONSE', await doClosePoll(core, caller, env.data), env.request_id)
+    case 'GET_MESSAGE':
+      return reply('GET_MESSAGE_RESPONSE', await doGetMessage(core, caller, env.data), env.request_id)
+    case 'LIST_PINS':
+      return reply('LIST_PINS_RESPONSE', await doListPins(core, caller, env.data), env.request_id)
     default:
       throw new ChatError('UNKNOWN_ACTION', `unknown action ${JSON.stringify(env.action).slice(0, 80)}`)
   }

@@ -19,6 +19,9 @@ export const REQUEST_ACTIONS = [
   'SYNC', 'POST_MESSAGE', 'RESTORE_HISTORY',
   // membership actions a client takes in real time; each answers <ACTION>_RESPONSE
   'CREATE_CHAT', 'JOIN_SERVER', 'LEAVE_SERVER', 'ACCEPT_INVITE', 'LEAVE_CHAT',
+  // changes to messages and reads of their current state
+  'EDIT_MESSAGE', 'DELETE_MESSAGE', 'ADD_REACTION', 'REMOVE_REACTION', 'PIN_MESSAGE', 'UNPIN_MESSAGE',
+  'VOTE_POLL', 'RETRACT_VOTE', 'CLOSE_POLL', 'GET_MESSAGE', 'LIST_PINS',
 ] as const
 export type RequestAction = (typeof REQUEST_ACTIONS)[number]
 
@@ -104,6 +107,39 @@ export interface DeltaMetaJson {
   options?: number[]
   /** delete: "author" or "moderator". */
   by?: 'author' | 'moderator'
+}
+
+/** Poll results folded from the log (GET_MESSAGE). */
+export interface PollResultsJson {
+  /** Votes per option, in option order. */
+  counts: number[]
+  /** Users whose vote counts. */
+  voters: number
+  closed: boolean
+  /** The caller's chosen options. */
+  my_votes: number[]
+}
+
+/** A message's current state (GET_MESSAGE, LIST_PINS). */
+export interface MessageJson {
+  message_id: string
+  channel_id: string
+  seq: string
+  user_id: string
+  kind: MessageKind
+  /** null once deleted or expired. */
+  content: string | null
+  timestamp: string
+  meta?: Omit<DeltaMetaJson, 'reply_to'>
+  attachments?: AttachmentJson[]
+  /** The quote as it was when replied to; `original` says whether it still links anywhere. */
+  reply_to?: QuotedMessageJson & { original: 'available' | 'deleted' }
+  edited_at?: string
+  expires_at?: string
+  deleted?: true
+  pinned?: { at: string; by: string }
+  reactions: { emoji: string; count: number; me: boolean }[]
+  poll?: PollResultsJson
 }
 
 /**

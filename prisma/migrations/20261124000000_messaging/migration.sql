@@ -52,10 +52,10 @@ CREATE TABLE `message_reactions` (
 CREATE TABLE `poll_votes` (
     `message_id` BIGINT NOT NULL,
     `user_id` VARCHAR(32) NOT NULL,
-    `option` INTEGER NOT NULL,
+    `option_idx` INTEGER NOT NULL,
     `created_at` DATETIME(3) NOT NULL,
 
-    PRIMARY KEY (`message_id`, `user_id`, `option`)
+    PRIMARY KEY (`message_id`, `user_id`, `option_idx`)
 ) ENGINE=InnoDB DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 -- CreateTable

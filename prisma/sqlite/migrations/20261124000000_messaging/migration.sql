@@ -50,10 +50,10 @@ CREATE TABLE "message_reactions" (
 CREATE TABLE "poll_votes" (
     "message_id" BIGINT NOT NULL,
     "user_id" TEXT NOT NULL,
-    "option" INTEGER NOT NULL,
+    "option_idx" INTEGER NOT NULL,
     "created_at" DATETIME NOT NULL,
 
-    PRIMARY KEY ("message_id", "user_id", "option")
+    PRIMARY KEY ("message_id", "user_id", "option_idx")
 );
 
 -- CreateTable
