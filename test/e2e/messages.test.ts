@@ -228,6 +228,20 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     for (const [poll, what] of badPolls) await refused(t, ann!, 'POST_MESSAGE', { channel_id: general, poll }, 'INVALID_FIELD', `a poll with ${what}`, general)
   })
 
+  await t.test('in a group chat the admin moderates: deletes and pins; members do not', async (t) => {
+    const group = (await chime.http<{ chat_id: string }>('POST', '/api/chats', { token: ann!.token, body: { user_ids: [bob!.user_id, mod!.user_id], name: 'trio' } })).body.chat_id
+    const m = await post(t, bob!, { channel_id: group, content: 'hello trio <@everyone>' })
+    t.same((await get(t, mod!, m)).message.meta?.mentions, ['everyone'], 'any member mentions the whole chat')
+    await refused(t, mod!, 'PIN_MESSAGE', { message_id: m }, 'FORBIDDEN', 'a member pins in a group (a server role does not count)', group)
+    await refused(t, mod!, 'DELETE_MESSAGE', { message_id: m }, 'NOT_MESSAGE_AUTHOR', "a member deletes another's message in a group", group)
+    t.equal(((await ok(t, ann!, 'PIN_MESSAGE', { message_id: m }))['delta'] as DeltaJson).type, 'pinned', 'the admin pins')
+    await ok(t, mod!, 'ADD_REACTION', { message_id: m, emoji: '👋' })
+    const del = await ok(t, ann!, 'DELETE_MESSAGE', { message_id: m })
+    t.same((del['delta'] as DeltaJson).meta, { by: 'moderator' }, 'the admin deletes as moderator')
+    t.same((await ok(t, bob!, 'LIST_PINS', { channel_id: group }))['messages'], [], 'a deleted message is no longer pinned')
+    t.same((await log(bob!, group)).filter((d) => d.target_id === m).map((d) => d.type), ['pinned', 'reaction_added', 'delete'], 'the chat log records each change')
+  })
+
   await t.test('changes travel live as deltas with their target, in order', async (t) => {
     const client = await chime.connect(bob!)
     const topic = channelTopic({ id: general, serverId })
