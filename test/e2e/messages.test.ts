@@ -90,6 +90,8 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     t.ok(b.expires_at !== undefined && Math.abs(new Date(b.expires_at).getTime() - Date.now() - 3600_000) < 60_000, 'expires_at is an hour ahead')
     const quoting = await post(t, bob!, { channel_id: general, content: 'quoting it', reply_to: brief })
     t.equal((await get(t, bob!, quoting)).message.reply_to?.content, null, 'a message that will expire is quoted without its content')
+    const forwarded = await post(t, bob!, { channel_id: other, forward_of: brief })
+    t.equal((await get(t, bob!, forwarded)).message.expires_at, b.expires_at, 'a forward expires no later than its original')
 
     const bad: [object, string][] = [
       [{ channel_id: general, content: 'x', attachments: [] }, 'no attachments'],

@@ -124,6 +124,8 @@ export async function draftMessage(core: Core, caller: Caller, channel: ChannelR
   if (special.length > 1) throw new ChatError('INVALID_FIELD', `send one of ${special.join(', ')} per message`, { field: special[1] })
 
   let attachments = attachmentsOf(data['attachments'])
+  // A forward of a message with a lifetime expires no later than the original.
+  let forwardExpiry: Date | null = null
   if (data['forward_of'] !== undefined) {
     if (content.length > 0 || attachments !== null) throw new ChatError('INVALID_FIELD', 'a forward carries the original as it is; send no content or attachments with it', { field: 'content' })
     const id = requireMessageId(data, 'forward_of')
@@ -131,6 +133,7 @@ export async function draftMessage(core: Core, caller: Caller, channel: ChannelR
     kind = 'forward'
     text = original.content ?? ''
     attachments = original.attachments
+    forwardExpiry = original.expiresAt
     meta.forwarded_from = { message_id: id.toString(), channel_id: original.channelId, user_id: original.userId, timestamp: original.createdAt.toISOString() }
   } else if (data['card_user_id'] !== undefined) {
     const userId = data['card_user_id']
@@ -183,6 +186,7 @@ export async function draftMessage(core: Core, caller: Caller, channel: ChannelR
   } else if (channel.messageTtlSeconds !== null && channel.messageTtlSeconds !== undefined) {
     expiresAt = new Date(now.getTime() + channel.messageTtlSeconds * 1000)
   }
+  if (forwardExpiry !== null && (expiresAt === null || forwardExpiry < expiresAt)) expiresAt = forwardExpiry
   if (expiresAt !== null) meta.expires_at = expiresAt.toISOString()
   if (kind !== 'text') meta.kind = kind
   return { content: text, meta, attachments, fields: { kind, replyTo, expiresAt, mentions } }

@@ -72,7 +72,11 @@ export function editMessage(userId: string, id: bigint, content: string, mention
       content, Object.keys(meta).length > 0 ? JSON.stringify(meta) : null, true, now, id,
     ])
     await replaceMentions(tx, m, BigInt(cur?.['seq'] ?? 0), mentions)
-    return changed(m, userId, 'edit', content, mentions.length > 0 ? { mentions: [...mentions] } : undefined)
+    // An edit of a message with a lifetime carries it, so readers drop the edit with the message.
+    const editMeta: DeltaMetaJson = {}
+    if (mentions.length > 0) editMeta.mentions = [...mentions]
+    if (m.expiresAt !== null) editMeta.expires_at = m.expiresAt.toISOString()
+    return changed(m, userId, 'edit', content, editMeta)
   }
 }
 
