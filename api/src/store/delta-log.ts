@@ -5,23 +5,12 @@
 // appended at most once, and a delta row is never updated.
 import type { Database } from '../db/open-database.ts'
 import type { AppendEngine, Tx, TxOutcome } from './append-engine.ts'
+import type { DeltaRow } from './append-plan.ts'
 import type { AppendInput, AppendResult, DeltaRecord } from './types.ts'
 import type { DeltaType } from '../../../clients/sdk/src/protocol.ts'
 
-interface DeltaRowRead {
-  id: bigint
-  channelId: string
-  seq: bigint
-  type: string
-  userId: string
-  content: string | null
-  clientMsgId: string | null
-  targetId: bigint | null
-  meta: string | null
-  attachments: unknown
-  isPartitionHead: boolean
-  createdAt: Date
-}
+/** A deltas row as Prisma reads it (attachments: the Json column's value). */
+type DeltaRowRead = Omit<DeltaRow, 'attachments' | 'message'> & { attachments: unknown }
 
 function toRecord(row: DeltaRowRead, serverId: string | null): DeltaRecord {
   return {
@@ -40,6 +29,9 @@ function toRecord(row: DeltaRowRead, serverId: string | null): DeltaRecord {
     createdAt: row.createdAt,
   }
 }
+
+/** Channel ids per query: under SQLite's limit of 999 bound parameters. */
+const IN_CHUNK = 900
 
 export class DeltaLog {
   constructor(
@@ -78,11 +70,16 @@ export class DeltaLog {
   /** Deltas of the given channels with delta_id in (after, upTo], oldest first. */
   async deltasAfter(channelIds: readonly string[], after: bigint, upTo: bigint, limit: number): Promise<DeltaRecord[]> {
     if (channelIds.length === 0 || after >= upTo) return []
-    const rows = await this.db.prisma.delta.findMany({
-      where: { channelId: { in: [...channelIds] }, id: { gt: after, lte: upTo } },
+    // Prisma binds each id as a parameter and SQLite takes at most 999: ask per chunk of
+    // channels, each for its first `limit` deltas; the first `limit` of their union is exact.
+    const chunks: string[][] = []
+    for (let i = 0; i < channelIds.length; i += IN_CHUNK) chunks.push(channelIds.slice(i, i + IN_CHUNK))
+    const found = await Promise.all(chunks.map((ids) => this.db.prisma.delta.findMany({
+      where: { channelId: { in: ids }, id: { gt: after, lte: upTo } },
       orderBy: { id: 'asc' },
       take: limit,
-    })
+    })))
+    const rows = chunks.length === 1 ? found[0]! : found.flat().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, limit)
     const servers = await this.serverIdsOf(rows.map((r) => r.channelId))
     return rows.map((r) => toRecord(r, servers.get(r.channelId) ?? null))
   }
