@@ -6,6 +6,8 @@ import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { postLatency, type LatencyResult } from './post-latency.ts'
 import { scale, type ScaleResult } from './scale.ts'
+import { runListChats } from './list-chats.ts'
+import { runSearch } from './search.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -32,7 +34,15 @@ for (const scenario of scenarios) {
     await writeFile(new URL('./results/scale.json', import.meta.url), JSON.stringify({ at: new Date().toISOString(), node: process.version, cpus: cpus().length, results }, null, 2))
     continue
   }
-  if (scenario !== 'post-latency') throw new Error(`unknown scenario ${scenario}; known: post-latency, scale`)
+  if (scenario === 'list-chats') {
+    await runListChats(profiles)
+    continue
+  }
+  if (scenario === 'search') {
+    await runSearch(profiles)
+    continue
+  }
+  if (scenario !== 'post-latency') throw new Error(`unknown scenario ${scenario}; known: post-latency, scale, list-chats, search`)
   const results: LatencyResult[] = []
   for (const profile of profiles) results.push(await postLatency({ profile, rate, count, warmup }))
   console.log('| profile | posts/s offered | posts | delivered | p50 ms | p99 ms | max ms |')

@@ -17,7 +17,9 @@ import { migrate } from '../api/src/db/migrate.ts'
 import { checkSchemaDrift } from '../api/src/db/schema-drift.ts'
 import { sqliteUrlForDataDir } from '../api/src/db/open-database.ts'
 import { createAedesPublisher } from '../api/src/publish/aedes-publisher.ts'
+import { createInboxPublisher, type InboxPublisher } from '../api/src/publish/inbox-publisher.ts'
 import { dispatchRequests } from '../api/src/requests/dispatch.ts'
+import { startNotifications } from '../api/src/services/notifier.ts'
 import { Sequencer, type DeltaPublisher } from '../api/src/sequencer/sequencer.ts'
 import type { Core } from '../api/src/services/context.ts'
 import { openStore, type Store } from '../api/src/store/store.ts'
@@ -73,7 +75,7 @@ async function prepareDatabase(config: Config): Promise<string> {
   return config.databaseUrl
 }
 
-function coreOf(config: Config, store: Store, publisher: DeltaPublisher, access: AccessBus, secret: string, log: Logger): Core {
+function coreOf(config: Config, store: Store, publisher: DeltaPublisher, access: AccessBus, secret: string, log: Logger, inbox: InboxPublisher): Core {
   const policy = new AccessPolicy(store.directory)
   // Other processes' changes arrive on the bus; this process's own are applied before they
   // are announced, so its next request never meets a stale cache.
@@ -86,7 +88,7 @@ function coreOf(config: Config, store: Store, publisher: DeltaPublisher, access:
     },
   }
   const sequencer = new Sequencer(store.log, announcing, config.sequencerBatchMax, (err) => log.error({ err }, 'publishing committed deltas failed; clients recover them through SYNC'))
-  return { config, store, sequencer, access, policy, tokens: createTokenService(secret, config.tokenTtlSeconds) }
+  return { config, store, sequencer, access, policy, inbox, tokens: createTokenService(secret, config.tokenTtlSeconds) }
 }
 
 async function listenHttp(app: FastifyInstance, config: Config): Promise<number> {
@@ -114,7 +116,9 @@ export async function startEmbedded(config: Config, log: Logger = createLogger(c
   }
   const tokens = createTokenService(secret, config.tokenTtlSeconds)
   const broker = await createBroker({ tokens, directory: store.directory, backend, log, ...(config.redisUrl ? { cluster: { redisUrl: config.redisUrl } } : {}) })
-  core = coreOf(config, store, createAedesPublisher(broker.aedes, broker.access), broker.access, secret, log)
+  const notifier = await startNotifications({ config, store, embedded: true, log })
+  core = coreOf(config, store, notifier.wrap(createAedesPublisher(broker.aedes, broker.access)), broker.access, secret, log, createInboxPublisher(broker.aedes))
+  notifier.attach(core)
   const app = await buildApp(core, { broker: broker.aedes, logger: log })
   let mqtt: { server: Server; port: number } | undefined
   try {
@@ -131,6 +135,7 @@ export async function startEmbedded(config: Config, log: Logger = createLogger(c
         const listenerClosed = closeServer(mqtt!.server)
         await app.close()
         await core!.sequencer.close()
+        await notifier.close()
         await broker.close()
         await listenerClosed
         await store.close()
@@ -205,7 +210,9 @@ export async function startApiNode(config: Config, log: Logger = createLogger(co
     if (e.type === 'server-permissions') store.directory.forgetChannel(e.channelId)
     else if (e.type === 'chat-closed') store.directory.forgetChannel(e.chatId)
   })
-  const core = coreOf(config, store, createAedesPublisher(node, access), access, secret, log)
+  const notifier = await startNotifications({ config, store, embedded: false, log })
+  const core = coreOf(config, store, notifier.wrap(createAedesPublisher(node, access)), access, secret, log, createInboxPublisher(node))
+  notifier.attach(core)
   const app = await buildApp(core, { logger: log })
   const httpPort = await listenHttp(app, config).catch(async (err: unknown) => {
     await closeAedes(node)
@@ -220,6 +227,7 @@ export async function startApiNode(config: Config, log: Logger = createLogger(co
     async close() {
       await app.close()
       await core.sequencer.close()
+      await notifier.close()
       access.close()
       await closeAedes(node)
       await store.close()

@@ -41,6 +41,19 @@ export const CONFIG_SCHEMA = {
   partitionMaxDeltas: field({ env: 'CHIME_PARTITION_MAX_DELTAS', kind: 'int', default: 10_000, min: 1, max: 10_000_000, doc: 'A channel log partition is closed after this many deltas.' }),
   partitionMaxBytes: field({ env: 'CHIME_PARTITION_MAX_BYTES', kind: 'int', default: 10 * 1024 * 1024, min: 1, max: 1_073_741_824, doc: 'A channel log partition is closed after this many content bytes.' }),
   logLevel: field({ env: 'CHIME_LOG_LEVEL', kind: 'level', default: 'info', doc: 'fatal, error, warn, info, debug, trace or silent.' }),
+  vapidPublicKey: field({ env: 'CHIME_VAPID_PUBLIC_KEY', kind: 'string', default: '', doc: 'Web Push: the VAPID public key (URL-safe base64, 65 bytes decoded). Empty: the embedded profile generates a key pair into CHIME_DATA_DIR/vapid-keys.json on first start; separate API processes then send no Web Push.' }),
+  vapidPrivateKey: field({ env: 'CHIME_VAPID_PRIVATE_KEY', kind: 'string', default: '', doc: 'Web Push: the VAPID private key (URL-safe base64, 32 bytes decoded); set together with CHIME_VAPID_PUBLIC_KEY.' }),
+  vapidSubject: field({ env: 'CHIME_VAPID_SUBJECT', kind: 'string', default: 'mailto:postmaster@localhost', doc: 'Web Push: the VAPID subject push services may contact, a mailto: address or an https: URL.' }),
+  pushAllowLoopback: field({ env: 'CHIME_PUSH_ALLOW_LOOPBACK', kind: 'int', default: 0, min: 0, max: 1, doc: 'Web Push: 1 also accepts push endpoints on this machine (http or https to 127.0.0.1, localhost, [::1]), for tests and local development; 0: https endpoints elsewhere only.' }),
+  notifyQueueMax: field({ env: 'CHIME_NOTIFY_QUEUE_MAX', kind: 'int', default: 10_000, min: 1, max: 1_000_000, doc: 'Notifications: most committed messages waiting to be notified, per API process; beyond it new ones are not notified (and counted in the log).' }),
+  expirySweepMs: field({ env: 'CHIME_EXPIRY_SWEEP_MS', kind: 'int', default: 1000, min: 0, max: 3_600_000, doc: 'Secret chats: how often (milliseconds) each API process purges messages past their expiry; 0: this process does not sweep (another one must).' }),
+  expiryBatchMax: field({ env: 'CHIME_EXPIRY_BATCH_MAX', kind: 'int', default: 500, min: 1, max: 10_000, doc: 'Secret chats: most expired messages purged in one transaction.' }),
+  smtpUrl: field({ env: 'CHIME_SMTP_URL', kind: 'url', default: '', doc: 'Chat history by email: the SMTP server, smtp://user:pass@host:587 (STARTTLS when offered) or smtps://...:465; empty: emailing an export answers EMAIL_NOT_CONFIGURED.' }),
+  smtpFrom: field({ env: 'CHIME_SMTP_FROM', kind: 'string', default: 'Chime <chime@localhost>', doc: 'Chat history by email: the From address of exported chat histories.' }),
+  publicUrl: field({ env: 'CHIME_PUBLIC_URL', kind: 'url', default: '', doc: 'Base URL people reach the HTTP API at, for links in exported chat histories (/api/files/download/?file_id=...); empty: the links are relative paths.' }),
+  exportRatePerHour: field({ env: 'CHIME_EXPORT_RATE_PER_HOUR', kind: 'int', default: 5, min: 0, max: 10_000, doc: 'Most chat history exports (emails and downloads) per user per hour, per API process; 0: no limit.' }),
+  exportMaxMessages: field({ env: 'CHIME_EXPORT_MAX_MESSAGES', kind: 'int', default: 10_000, min: 1, max: 100_000, doc: 'Most messages one chat history export holds; a longer range is cut there and says where to continue.' }),
+  searchScanRows: field({ env: 'CHIME_SEARCH_SCAN_ROWS', kind: 'int', default: 10_000, min: 0, max: 1_000_000, doc: "Search on MySQL/MariaDB: most of the newest messages one search checks row by row before it asks the FULLTEXT index, which is slow for words found in many messages; 0: always the index. SQLite's FTS5 index needs no such help." }),
 } as const
 
 type Schema = typeof CONFIG_SCHEMA

@@ -15,6 +15,9 @@ import { sessionOf } from '../../broker/src/sessions.ts'
 import type { Core } from './services/context.ts'
 import { body, caller, optionalBody, pathId, query } from './routes/inputs.ts'
 import { registerSocialRoutes } from './routes/social.ts'
+import { startExpirySweeper } from './services/expiry.ts'
+import { registerNotificationRoutes } from './routes/notifications.ts'
+import { doSearch, searchDataFromQuery } from './services/search.ts'
 
 export interface AppOptions {
   /** Serve MQTT over WebSocket at /mqtt through this broker. */
@@ -112,6 +115,10 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   }
 
   registerSocialRoutes(app, core)
+  registerNotificationRoutes(app, core)
+
+  // Message search: the query string as SEARCH data (services/search.ts; docs/protocol.md, "Search").
+  app.get('/api/search', async (request) => doSearch(core, caller(request), searchDataFromQuery(query(request))))
 
   // The seed's envelope endpoints: the body is {"action", "data"}; the answer is the reply
   // envelope, or an ERROR envelope with the code's HTTP status.
@@ -140,6 +147,11 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     const replies = await dispatchRequests(core, who, list, request.log)
     return Array.isArray(request.body) ? replies : replies[0]
   })
+
+  // Secret chats: this API process purges expired messages while it runs (services/expiry.ts);
+  // closing the app stops the sweeper before the sequencer closes.
+  const sweeper = startExpirySweeper(core, app.log)
+  app.addHook('onClose', async () => sweeper.stop())
 
   if (opts.broker !== undefined) await registerMqttWebSocket(app, opts.broker)
   return app

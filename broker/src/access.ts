@@ -1,5 +1,6 @@
 import { parseFilter, parseTopic, topics, type ParsedFilter } from '../../clients/sdk/src/topics.ts'
 import { channelPermissions, has, PERMISSIONS, type Override } from '../../clients/sdk/src/permissions.ts'
+import { ChatError } from '../../clients/sdk/src/errors.ts'
 import type { Directory } from '../../api/src/store/directory.ts'
 import type { MemberRecord } from '../../api/src/store/types.ts'
 import type { Session } from './sessions.ts'
@@ -144,6 +145,25 @@ export class AccessPolicy {
     return hidden
   }
 
+  /**
+   * Whether userId may post in a chat (and so type there): a member of a chat that has not
+   * ended and, for a 1:1 chat, not blocked by the other member (the block is read fresh; the
+   * typing throttle bounds how often).
+   */
+  private async mayPostInChat(chatId: string, userId: string): Promise<boolean> {
+    if (!(await this.inChat(chatId, userId))) return false
+    const chat = await this.directory.findChannel(chatId)
+    if (chat === null || chat.serverId !== null || chat.closed) return false
+    if (chat.kind !== 'dm') return true
+    try {
+      await this.directory.writable(userId, chatId)
+      return true
+    } catch (err) {
+      if (err instanceof ChatError) return false
+      throw err
+    }
+  }
+
   // ---- decisions
 
   async maySubscribe(session: Session, filter: string): Promise<boolean> {
@@ -164,6 +184,7 @@ export class AccessPolicy {
       case 'typing':
         return has(await this.channelBits(session.userId, t.serverId, t.channelId), PERMISSIONS.READ)
       case 'chat':
+      case 'chat-typing':
         return this.inChat(t.chatId, session.userId)
       case 'requests':
         return false
@@ -188,11 +209,12 @@ export class AccessPolicy {
     }
   }
 
-  /** Members with POST (not muted) publish typing events; a user publishes its own presence. */
+  /** Members with POST (not muted; in chats: not ended) publish typing events; a user publishes its own presence. */
   async mayPublish(session: Session, topic: string): Promise<boolean> {
     const t = parseTopic(topic)
     if (t === null) return false
     if (t.kind === 'typing') return has(await this.channelBits(session.userId, t.serverId, t.channelId), PERMISSIONS.POST)
+    if (t.kind === 'chat-typing') return this.mayPostInChat(t.chatId, session.userId)
     if (t.kind === 'presence') return t.userId === session.userId
     return false
   }

@@ -24,6 +24,20 @@ async function dropFilters(aedes: Aedes, client: Client, refused: string[]): Pro
   if (!client.clean) await (aedes as unknown as { persistence: { removeSubscriptions(c: Client, s: string[]): Promise<void> } }).persistence.removeSubscriptions(client, refused)
 }
 
+interface RetainedPacket {
+  topic: string
+  payload: Buffer | string
+}
+
+/** Sends a topic's retained message to one client again (as aedes does on SUBSCRIBE). */
+async function resendRetained(aedes: Aedes, client: Client, topic: string): Promise<void> {
+  const persistence = (aedes as unknown as { persistence: { createRetainedStreamCombi(patterns: string[]): AsyncIterable<RetainedPacket> } }).persistence
+  for await (const packet of persistence.createRetainedStreamCombi([topic])) {
+    if ((client as unknown as { closed?: boolean }).closed) return
+    await new Promise<void>((resolve) => client.publish({ cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: 0, retain: true, dup: false }, () => resolve()))
+  }
+}
+
 export function applyAccessEvents(aedes: Aedes, bus: AccessBus, policy: AccessPolicy, log: RevokeLogger): void {
   const recheck = (client: Client, session: Session, filters: readonly string[]): void => {
     void (async () => {
@@ -31,6 +45,32 @@ export function applyAccessEvents(aedes: Aedes, bus: AccessBus, policy: AccessPo
       for (const f of filters) if (!(await policy.grant(session, f))) refused.push(f)
       await dropFilters(aedes, client, refused)
     })().catch((err: unknown) => log.error({ err, clientId: client.id }, 're-checking grants after an access change failed'))
+  }
+
+  /**
+   * Presence grants that may have ended: taken away at once, like any revocation; each one
+   * still allowed is granted again and the newest presence refused meanwhile (held by
+   * authorizeForward) or else the current retained one is sent once more, so a watcher that
+   * may go on watching misses no change made meanwhile.
+   */
+  const recheckPresence = (client: Client, session: Session, filters: readonly string[]): void => {
+    const taken = filters.filter((f) => session.granted.delete(f))
+    if (taken.length === 0) return
+    session.epoch = (session.epoch ?? 0) + 1
+    const onHold = (session.presenceOnHold ??= new Map())
+    for (const f of taken) onHold.set(f, null)
+    void (async () => {
+      const refused: string[] = []
+      for (const f of taken) {
+        const allowed = await policy.grant(session, f)
+        const held = onHold.get(f) ?? null
+        onHold.delete(f)
+        if (!allowed) refused.push(f)
+        else if (held !== null) await new Promise<void>((resolve) => client.publish({ cmd: 'publish', topic: f, payload: held.payload, qos: 0, retain: false, dup: false }, () => resolve()))
+        else await resendRetained(aedes, client, f)
+      }
+      await dropFilters(aedes, client, refused)
+    })().catch((err: unknown) => log.error({ err, clientId: client.id }, 're-checking presence grants after a membership change failed'))
   }
 
   /** Takes away every grant of `session` that `inScope` selects; re-checks them afterwards. */
@@ -54,9 +94,14 @@ export function applyAccessEvents(aedes: Aedes, bus: AccessBus, policy: AccessPo
         policy.forget(e)
         for (const client of localClients(aedes)) {
           const session = sessionOf(client)
-          if (session?.userId !== e.userId) continue
+          if (session === undefined) continue
+          // Presence is watched by sharing a server or a chat: the user's watches, and the
+          // watches of its own presence, are checked again (kept while still allowed).
+          if (session.userId === e.userId) recheckPresence(client, session, [...session.granted].filter((f) => f !== topics.presence(e.userId) && parseFilter(f)?.kind === 'presence'))
+          else if (session.granted.has(topics.presence(e.userId))) recheckPresence(client, session, [topics.presence(e.userId)])
+          if (session.userId !== e.userId) continue
           if (e.serverId !== undefined) revoke(client, session, inServer(e.serverId), e.serverId)
-          if (e.chatId !== undefined) revoke(client, session, (f) => f === topics.chat(e.chatId!))
+          if (e.chatId !== undefined) revoke(client, session, (f) => f === topics.chat(e.chatId!) || f === topics.chatTyping(e.chatId!))
         }
         return
       }

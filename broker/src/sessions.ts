@@ -23,6 +23,11 @@ export interface Session {
   hidden?: Map<string, Set<string>>
   /** Bumped by every access change that concerns this connection; a grant decided across a bump is decided again. */
   epoch?: number
+  /**
+   * Presence topics whose grant is being checked again after a membership change, with the
+   * newest presence refused meanwhile: delivered if the grant holds (revoke-grants.ts).
+   */
+  presenceOnHold?: Map<string, { payload: Buffer | string } | null>
 }
 
 const sessions = new WeakMap<Client, Session>()

@@ -1,6 +1,8 @@
 // Derives the SQLite schema of the embedded profile from prisma/schema.prisma (MySQL, the
 // single source of truth): datasource provider swapped to "sqlite", generator output moved
-// to generated/sqlite, native @db.* types stripped (SQLite rejects them).
+// to generated/sqlite, native @db.* types stripped (SQLite rejects them), @@fulltext lines
+// dropped (Prisma has no full-text index on SQLite; the SQLite migrations make an FTS5 table
+// instead, which the drift check knows as SQLITE_SEARCH_EXTRAS).
 // `tsx prisma/scripts/derive-sqlite.ts` writes prisma/sqlite/schema.prisma; generate.ts runs
 // it before `prisma generate`, and test/db/derive-sqlite.test.ts checks the committed copy.
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -29,6 +31,9 @@ export function deriveSqliteSchema(mysqlSchema: string): string {
   out = replaceInBlock(out, /^generator\s+(client)\s*\{[^}]*\}/m, 'output', '../../generated/sqlite')
   out = out.replace(/[ \t]*@db\.[A-Za-z]+(\([^)]*\))?/g, '')
   if (out.includes('@db.')) throw new Error('derive-sqlite: a @db.* attribute survived the derivation')
+  // A whole `@@fulltext([...])` line goes, with a comment line right above it if it has one.
+  out = out.replace(/^(?:[ \t]*\/\/.*\n)*[ \t]*@@fulltext\([^)]*\)[ \t]*(?:\/\/.*)?\n/gm, '')
+  if (out.includes('@@fulltext')) throw new Error('derive-sqlite: a @@fulltext attribute survived the derivation')
   return SQLITE_SCHEMA_HEADER + out
 }
 

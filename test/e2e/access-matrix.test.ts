@@ -127,9 +127,9 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     await http('owner', 'PATCH', `/api/servers/${S.server_id}/channels/${S.channel_id}`, { name: 'general-renamed' })
     await http('owner', 'PATCH', `/api/servers/${P.server_id}/channels/${P.channel_id}`, { name: 'p-renamed' })
     for (const who of ROLES) await clients[who].publishAsync(topics.presence(u[who].user_id), JSON.stringify({ action: 'PRESENCE', data: { status: 'online' } }), { qos: 1 })
-    await clients.owner.publishAsync(topics.typing(S.server_id, S.channel_id), JSON.stringify({ action: 'TYPING', data: {} }), { qos: 1 })
-    await clients.owner.publishAsync(topics.typing(S.server_id, staff), JSON.stringify({ action: 'TYPING', data: {} }), { qos: 1 })
-    await clients.owner.publishAsync(topics.typing(P.server_id, P.channel_id), JSON.stringify({ action: 'TYPING', data: {} }), { qos: 1 })
+    await clients.owner.publishAsync(topics.typing(S.server_id, S.channel_id), JSON.stringify({ action: 'TYPING', data: { state: 'typing' } }), { qos: 1 })
+    await clients.owner.publishAsync(topics.typing(S.server_id, staff), JSON.stringify({ action: 'TYPING', data: { state: 'typing' } }), { qos: 1 })
+    await clients.owner.publishAsync(topics.typing(P.server_id, P.channel_id), JSON.stringify({ action: 'TYPING', data: { state: 'typing' } }), { qos: 1 })
     await http('moderator', 'POST', `/api/servers/${S.server_id}/members/${u.member.user_id}/mute`, { seconds: 0 })
     // Forbidden publishes: they must reach nobody.
     for (const who of ROLES) {

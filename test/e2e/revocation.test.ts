@@ -76,7 +76,7 @@ async function run(t: Test, chime: TestChime): Promise<void> {
       const typing: string[] = []
       const ownerClient = await watch(owner, [topics.typing(S, general)])
       ownerClient.client.on('message', (topic) => topic === topics.typing(S, general) && typing.push(topic))
-      await w.client.publishAsync(topics.typing(S, general), JSON.stringify({ action: 'TYPING', data: {} }), { qos: 1 })
+      await w.client.publishAsync(topics.typing(S, general), JSON.stringify({ action: 'TYPING', data: { state: 'typing' } }), { qos: 1 })
       await settle(owner, ownerClient)
       t.same(typing, [], 'and it no longer publishes typing events there')
     })

@@ -6,11 +6,20 @@ import type { Envelope, ErrorData } from '../../../clients/sdk/src/protocol.ts'
 import { checkPostMessage, doPostMessage } from '../services/post-message.ts'
 import { doRestoreHistory } from '../services/restore-history.ts'
 import { doSync } from '../services/sync.ts'
+import { doSearch } from '../services/search.ts'
 import type { Caller, Core } from '../services/context.ts'
+import { doMarkRead, doMarkReceived } from '../services/receipts.ts'
+import { doListChatsPage } from '../services/list-chats.ts'
 import { isPlainObject, requireId, type Data } from './fields.ts'
+import type { AppendInput } from '../store/types.ts'
 import { doCreateChat, doLeaveChat } from '../services/chats.ts'
+import { doSetChatTimer } from '../services/chats.ts'
+import { doBroadcastMessage } from '../services/broadcast.ts'
+import { doExportChat } from '../services/export.ts'
 import { doClosePoll, doDeleteMessage, doEditMessage, doGetMessage, doListPins, doPin, doReaction, doRetractVote, doVote } from '../services/messages.ts'
 import { doAcceptInvite, doJoinServer, doLeaveServer, inviteCode } from '../services/servers.ts'
+import { doGetNotifications, doSetNotifications, doSetPreferredDevice } from '../services/notifications.ts'
+import { doRegisterPush, doUnregisterPush } from '../services/push.ts'
 
 export interface RequestEnvelope {
   action: string
@@ -98,10 +107,37 @@ async function handleOne(core: Core, caller: Caller, env: RequestEnvelope): Prom
       return reply('GET_MESSAGE_RESPONSE', await doGetMessage(core, caller, env.data), env.request_id)
     case 'LIST_PINS':
       return reply('LIST_PINS_RESPONSE', await doListPins(core, caller, env.data), env.request_id)
+    case 'MARK_RECEIVED':
+      return reply('MARK_RECEIVED_RESPONSE', await doMarkReceived(core, caller, env.data), env.request_id)
+    case 'MARK_READ':
+      return reply('MARK_READ_RESPONSE', await doMarkRead(core, caller, env.data), env.request_id)
+    case 'LIST_CHATS':
+      return reply('LIST_CHATS_RESPONSE', await doListChatsPage(core, caller, env.data), env.request_id)
+    case 'SEARCH':
+      return reply('SEARCH_RESPONSE', await doSearch(core, caller, env.data), env.request_id)
+    case 'SET_CHAT_TIMER':
+      return reply('SET_CHAT_TIMER_RESPONSE', await doSetChatTimer(core, caller, requireId(env.data, 'chat_id'), env.data), env.request_id)
+    case 'BROADCAST_MESSAGE':
+      return reply('BROADCAST_MESSAGE_RESPONSE', await doBroadcastMessage(core, caller, env.data), env.request_id)
+    case 'EXPORT_CHAT':
+      return reply('EXPORT_CHAT_RESPONSE', await doExportChat(core, caller, env.data), env.request_id)
+    case 'SET_NOTIFICATIONS':
+      return reply('SET_NOTIFICATIONS_RESPONSE', await doSetNotifications(core, caller, env.data), env.request_id)
+    case 'GET_NOTIFICATIONS':
+      return reply('GET_NOTIFICATIONS_RESPONSE', await doGetNotifications(core, caller, env.data), env.request_id)
+    case 'SET_PREFERRED_DEVICE':
+      return reply('SET_PREFERRED_DEVICE_RESPONSE', await doSetPreferredDevice(core, caller, env.data), env.request_id)
+    case 'REGISTER_PUSH':
+      return reply('REGISTER_PUSH_RESPONSE', await doRegisterPush(core, caller, env.data), env.request_id)
+    case 'UNREGISTER_PUSH':
+      return reply('UNREGISTER_PUSH_RESPONSE', await doUnregisterPush(core, caller, env.data), env.request_id)
     default:
       throw new ChatError('UNKNOWN_ACTION', `unknown action ${JSON.stringify(env.action).slice(0, 80)}`)
   }
 }
+
+/** Posts of one batch checked at once. */
+const CHECK_SLICE = 200
 
 const settle = <T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> =>
   p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
@@ -137,7 +173,12 @@ export async function dispatchRequests(core: Core, caller: Caller, requests: rea
     let j = i
     while (j < requests.length && isPost(j)) j++
     const run = envelopes.slice(i, j) as RequestEnvelope[]
-    const checked = await Promise.all(run.map((e) => settle(checkPostMessage(core, caller, e.data))))
+    // Checked concurrently, a slice at a time: Prisma merges concurrent lookups into one
+    // query, which must stay under SQLite's limit of bound parameters.
+    const checked: Awaited<ReturnType<typeof settle<AppendInput>>>[] = []
+    for (let k = 0; k < run.length; k += CHECK_SLICE) {
+      checked.push(...(await Promise.all(run.slice(k, k + CHECK_SLICE).map((e) => settle(checkPostMessage(core, caller, e.data))))))
+    }
     // doPostMessage hands its input to the sequencer synchronously, so this map keeps order.
     const committed = await Promise.all(checked.map((c) => (c.ok ? settle(doPostMessage(core, c.value)) : Promise.resolve(c))))
     committed.forEach((c, k) => {

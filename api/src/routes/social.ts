@@ -1,9 +1,11 @@
 // HTTP routes of servers, channels, members, invitations and chats (docs/protocol.md,
 // "Servers" and "Chats"). Every answer is JSON; every failure a coded error.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Core } from '../services/context.ts'
 import * as chats from '../services/chats.ts'
 import * as servers from '../services/servers.ts'
+import * as exports from '../services/export.ts'
+import { doListChatsPage } from '../services/list-chats.ts'
 import { body, caller, optionalBody, pathId, pathParam, query } from './inputs.ts'
 
 export function registerSocialRoutes(app: FastifyInstance, core: Core): void {
@@ -43,6 +45,8 @@ export function registerSocialRoutes(app: FastifyInstance, core: Core): void {
   const chat = (r: Parameters<typeof pathId>[0]): string => pathId(r, 'chatId')
   app.post('/api/chats', async (r) => chats.doCreateChat(core, caller(r), body(r)))
   app.get('/api/chats', async (r) => chats.doListChats(core, caller(r)))
+  // ListChats: channels and chats by recent activity, paged (a static path, matched before :chatId).
+  app.get('/api/chats/list', async (r) => doListChatsPage(core, caller(r), query(r)))
   app.get('/api/chats/:chatId', async (r) => chats.doGetChat(core, caller(r), chat(r)))
   app.patch('/api/chats/:chatId', async (r) => chats.doUpdateChat(core, caller(r), chat(r), body(r)))
   app.post('/api/chats/:chatId/members', async (r) => chats.doAddChatMembers(core, caller(r), chat(r), body(r)))
@@ -50,4 +54,13 @@ export function registerSocialRoutes(app: FastifyInstance, core: Core): void {
   app.post('/api/chats/:chatId/leave', async (r) => chats.doLeaveChat(core, caller(r), chat(r)))
   app.post('/api/chats/:chatId/end', async (r) => chats.doEndChat(core, caller(r), chat(r)))
   app.post('/api/chats/:chatId/invites', async (r) => servers.doCreateInvite(core, caller(r), { chatId: chat(r) }, optionalBody(r)))
+
+  // Secret chats' timer and chat history export (docs/protocol.md, "Secret chats, broadcast and export").
+  app.put('/api/chats/:chatId/timer', async (r) => chats.doSetChatTimer(core, caller(r), chat(r), body(r)))
+  const download = (param: string) => async (r: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const { eml, filename } = await exports.doExportDownload(core, caller(r), exports.exportRequest(query(r), pathId(r, param)))
+    return reply.header('content-type', 'message/rfc822').header('content-disposition', `attachment; filename="${filename}"`).send(eml)
+  }
+  app.get('/api/channels/:channelId/export', download('channelId'))
+  app.get('/api/chats/:chatId/export', download('chatId'))
 }

@@ -4,6 +4,7 @@ import type { Store } from '../store/store.ts'
 import type { TokenService } from '../auth/tokens.ts'
 import type { AccessBus } from '../../../broker/src/access-events.ts'
 import type { AccessPolicy } from '../../../broker/src/access.ts'
+import type { InboxPublisher } from '../publish/inbox-publisher.ts'
 
 /** What every service function works with. */
 export interface Core {
@@ -15,6 +16,8 @@ export interface Core {
   access: AccessBus
   /** Cached permission checks for the post path, dropped by access events (this process's own at once). */
   policy: AccessPolicy
+  /** Events for one user on its inbox topic that are not deltas (read markers, receipts). */
+  inbox: InboxPublisher
 }
 
 /** The authenticated caller of a request. */

@@ -3,7 +3,7 @@
 import { ChatError } from '../../../clients/sdk/src/errors.ts'
 import { isValidId } from '../../../clients/sdk/src/topics.ts'
 import { announce, identityOf } from '../auth/identity.ts'
-import { requireString, type Data } from '../requests/fields.ts'
+import { optionalBoolean, requireString, type Data } from '../requests/fields.ts'
 import type { ProfileRow } from '../store/accounts.ts'
 import type { Caller, Core } from './context.ts'
 import { createChat } from '../store/changes.ts'
@@ -26,8 +26,11 @@ export function publicProfile(u: ProfileRow): PublicProfile {
   return { user_id: u.id, username: u.username, display_name: u.displayName, status_text: u.statusText, timezone: u.timezone, icon_file_id: u.iconFileId }
 }
 
-function ownProfile(u: ProfileRow): PublicProfile & { created_at: string } {
-  return { ...publicProfile(u), created_at: u.createdAt.toISOString() }
+/** The caller's own profile: the public one, when it was created, and its privacy settings. */
+export type OwnProfile = PublicProfile & { created_at: string; hide_read_receipts: boolean }
+
+function ownProfile(u: ProfileRow): OwnProfile {
+  return { ...publicProfile(u), created_at: u.createdAt.toISOString(), hide_read_receipts: u.hideReadReceipts }
 }
 
 async function me(core: Core, caller: Caller): Promise<ProfileRow> {
@@ -36,7 +39,7 @@ async function me(core: Core, caller: Caller): Promise<ProfileRow> {
   return u
 }
 
-export async function doGetMe(core: Core, caller: Caller): Promise<PublicProfile & { created_at: string }> {
+export async function doGetMe(core: Core, caller: Caller): Promise<OwnProfile> {
   return ownProfile(await me(core, caller))
 }
 
@@ -59,9 +62,9 @@ function nullableText(data: Data, field: string, max: number): string | null | u
   return s === '' ? null : s
 }
 
-export async function doUpdateMe(core: Core, caller: Caller, data: Data): Promise<PublicProfile & { created_at: string }> {
+export async function doUpdateMe(core: Core, caller: Caller, data: Data): Promise<OwnProfile> {
   await me(core, caller)
-  const patch: { displayName?: string; statusText?: string | null; timezone?: string | null; iconFileId?: string | null } = {}
+  const patch: { displayName?: string; statusText?: string | null; timezone?: string | null; iconFileId?: string | null; hideReadReceipts?: boolean } = {}
   if (data['display_name'] !== undefined) {
     const name = requireString(data, 'display_name', { max: 128 }).trim()
     if (name === '') throw new ChatError('INVALID_FIELD', 'display_name must not be blank', { field: 'display_name' })
@@ -79,6 +82,8 @@ export async function doUpdateMe(core: Core, caller: Caller, data: Data): Promis
     if (icon !== null && !isValidId(icon)) throw new ChatError('INVALID_FIELD', 'icon_file_id must be a file id or null', { field: 'icon_file_id' })
     patch.iconFileId = icon
   }
+  const hide = optionalBoolean(data, 'hide_read_receipts')
+  if (hide !== undefined) patch.hideReadReceipts = hide
   return ownProfile(await identityOf(core).accounts.updateProfile(caller.userId, patch))
 }
 

@@ -57,6 +57,8 @@ export interface ProfileRow {
   statusText: string | null
   timezone: string | null
   iconFileId: string | null
+  /** Others are not told when this user read their messages (receipts: docs/protocol.md). */
+  hideReadReceipts: boolean
   deletedAt: Date | null
   createdAt: Date
 }
@@ -216,7 +218,7 @@ export class AccountStore {
     return this.db.prisma.user.findUnique({ where: { username } })
   }
 
-  async updateProfile(userId: string, patch: { displayName?: string; statusText?: string | null; timezone?: string | null; iconFileId?: string | null }): Promise<ProfileRow> {
+  async updateProfile(userId: string, patch: { displayName?: string; statusText?: string | null; timezone?: string | null; iconFileId?: string | null; hideReadReceipts?: boolean }): Promise<ProfileRow> {
     return this.db.prisma.user.update({ where: { id: userId }, data: patch })
   }
 }

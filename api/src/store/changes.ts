@@ -497,9 +497,14 @@ export const dmKey = (a: string, b: string): string => (a < b ? `${a}:${b}` : `$
 /**
  * A 1:1 chat with one other user (one per pair: the existing one is returned) or a group
  * with the creator as admin. Users who blocked the creator cannot be put in a chat with it.
+ * With `secret.ttlSeconds` the chat is secret: every message expires that many seconds after
+ * it is sent. A secret 1:1 chat is a chat of kind dm of its own, without a dm_key, beside the
+ * pair's normal one; a pair has at most one open secret 1:1 chat (the existing one is
+ * returned, with its own timer).
  */
-export function createChat(creatorId: string, userIds: readonly string[], name?: string): ChangeWork<{ chatId: string; kind: 'dm' | 'group'; created: boolean }> {
+export function createChat(creatorId: string, userIds: readonly string[], name?: string, secret?: { ttlSeconds: number }): ChangeWork<{ chatId: string; kind: 'dm' | 'group'; created: boolean; ttlSeconds: number | null }> {
   return async (tx) => {
+    const ttl = secret?.ttlSeconds ?? null
     const others = [...new Set(userIds)].filter((id) => id !== creatorId)
     if (others.length === 0) throw new ChatError('INVALID_FIELD', 'user_ids must name at least one other user', { field: 'user_ids' })
     const marks = others.map(() => '?').join(', ')
@@ -509,27 +514,37 @@ export function createChat(creatorId: string, userIds: readonly string[], name?:
     const now = new Date()
     if (others.length === 1 && name === undefined) {
       const key = dmKey(creatorId, others[0]!)
-      const [existing] = await tx.all('SELECT id FROM channels WHERE dm_key = ?', [key])
-      if (existing !== undefined) return outcome({ chatId: String(existing['id']), kind: 'dm' as const, created: false }, [])
+      const [existing] = ttl === null
+        ? await tx.all('SELECT id, message_ttl_seconds FROM channels WHERE dm_key = ?', [key])
+        : await tx.all(
+          `SELECT c.id, c.message_ttl_seconds FROM channels c
+           JOIN chat_members a ON a.channel_id = c.id AND a.user_id = ? JOIN chat_members b ON b.channel_id = c.id AND b.user_id = ?
+           WHERE c.server_id IS NULL AND c.kind = 'dm' AND c.dm_key IS NULL AND c.closed_at IS NULL ORDER BY c.id LIMIT 1`,
+          [creatorId, others[0]!],
+        )
+      if (existing !== undefined) {
+        const had = existing['message_ttl_seconds'] === null ? null : Number(existing['message_ttl_seconds'])
+        return outcome({ chatId: String(existing['id']), kind: 'dm' as const, created: false, ttlSeconds: had }, [])
+      }
       const chatId = newId()
-      await tx.run('INSERT INTO channels (id, server_id, kind, name, dm_key, created_at) VALUES (?, NULL, ?, ?, ?, ?)', [chatId, 'dm', 'direct', key, now])
+      await tx.run('INSERT INTO channels (id, server_id, kind, name, dm_key, message_ttl_seconds, created_at) VALUES (?, NULL, ?, ?, ?, ?, ?)', [chatId, 'dm', 'direct', ttl === null ? key : null, ttl, now])
       for (const u of [creatorId, others[0]!]) await tx.run('INSERT INTO chat_members (channel_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)', [chatId, u, 'member', now])
       return outcome(
-        { chatId, kind: 'dm' as const, created: true },
-        [record(chatId, creatorId, 'chat_created', { type: 'dm', member_ids: [creatorId, others[0]!] })],
+        { chatId, kind: 'dm' as const, created: true, ttlSeconds: ttl },
+        [record(chatId, creatorId, 'chat_created', { type: 'dm', member_ids: [creatorId, others[0]!], ...(ttl === null ? {} : { secret: true, message_ttl_seconds: ttl }) })],
         [],
         [creatorId, others[0]!].map((u) => ({ userId: u, data: { change: 'added' as const, chat_id: chatId, by: creatorId }, deltaIndex: 0 })),
       )
     }
     const chatId = newId()
     const title = name ?? 'group'
-    await tx.run('INSERT INTO channels (id, server_id, kind, name, created_at) VALUES (?, NULL, ?, ?, ?)', [chatId, 'group', title, now])
+    await tx.run('INSERT INTO channels (id, server_id, kind, name, message_ttl_seconds, created_at) VALUES (?, NULL, ?, ?, ?, ?)', [chatId, 'group', title, ttl, now])
     await tx.run('INSERT INTO chat_members (channel_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)', [chatId, creatorId, 'admin', now])
     for (const u of others) await tx.run('INSERT INTO chat_members (channel_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)', [chatId, u, 'member', now])
     const members = [creatorId, ...others]
     return outcome(
-      { chatId, kind: 'group' as const, created: true },
-      [record(chatId, creatorId, 'chat_created', { type: 'group', name: title, admin_id: creatorId, member_ids: members })],
+      { chatId, kind: 'group' as const, created: true, ttlSeconds: ttl },
+      [record(chatId, creatorId, 'chat_created', { type: 'group', name: title, admin_id: creatorId, member_ids: members, ...(ttl === null ? {} : { secret: true, message_ttl_seconds: ttl }) })],
       [],
       members.map((u) => ({ userId: u, data: { change: 'added' as const, chat_id: chatId, by: creatorId, role: u === creatorId ? 'admin' : 'member' }, deltaIndex: 0 })),
     )

@@ -25,24 +25,8 @@ export interface MessageRecord {
   pinnedBy: string | null
 }
 
-interface MessageRow {
-  id: bigint
-  channelId: string
-  seq: bigint
-  userId: string
-  kind: string
-  content: string | null
-  meta: string | null
-  attachments: unknown
-  replyTo: bigint | null
-  createdAt: Date
-  isEdited: boolean
-  editedAt: Date | null
-  isDeleted: boolean
-  expiresAt: Date | null
-  pinnedAt: Date | null
-  pinnedBy: string | null
-}
+/** A messages row as Prisma reads it. */
+type MessageRow = Omit<MessageRecord, 'kind' | 'meta' | 'attachments'> & { kind: string; meta: string | null; attachments: unknown }
 
 export function toMessageRecord(r: MessageRow): MessageRecord {
   return {

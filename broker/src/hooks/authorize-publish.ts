@@ -5,6 +5,7 @@ import type { AccessPolicy } from '../access.ts'
 import type { RequestGateway } from '../request-gateway.ts'
 import { sessionOf } from '../sessions.ts'
 import { presenceError } from '../presence.ts'
+import { authorizeTyping } from '../typing.ts'
 
 /**
  * PUBLISH. aedes disconnects a client whose publish is refused with an error, so a refused
@@ -29,6 +30,14 @@ export function createAuthorizePublish(access: AccessPolicy, gateway: RequestGat
       dropped.add(packet)
       gateway.accept(client, packet.payload as Buffer, () => done(null))
       return
+    }
+    if (t?.kind === 'typing' || t?.kind === 'chat-typing') {
+      // Typing is checked, throttled and republished by the broker in its own words (typing.ts).
+      const swallow = (): void => {
+        dropped.add(packet)
+        done(null)
+      }
+      return authorizeTyping(client, session.userId, packet, () => access.mayPublish(session, packet.topic), { refuse: drop, swallow }, onError)
     }
     access.mayPublish(session, packet.topic).then(
       (ok) => {

@@ -54,6 +54,10 @@ export const ERROR_CATALOGUE = {
   CANNOT_BLOCK_SELF: { status: 400, message: 'You cannot block yourself.' },
   DEVICE_NOT_FOUND: { status: 404, message: 'No such device.' },
   CLIENT_ID_TAKEN: { status: 409, message: 'That client id belongs to a device of another user.' },
+  // chat history export
+  EMAIL_NOT_CONFIGURED: { status: 501, message: 'Sending email is not configured on this deployment; download the export instead.' },
+  // notifications and Web Push
+  PUSH_NOT_CONFIGURED: { status: 501, message: 'Web Push is not configured on this deployment.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json.' },
   INTERNAL: { status: 500, message: 'Something went wrong on the server; nothing was changed.' },
   UNAVAILABLE: { status: 503, message: 'A service Chime depends on is unavailable; retry later.' },

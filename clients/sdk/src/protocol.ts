@@ -22,6 +22,14 @@ export const REQUEST_ACTIONS = [
   // changes to messages and reads of their current state
   'EDIT_MESSAGE', 'DELETE_MESSAGE', 'ADD_REACTION', 'REMOVE_REACTION', 'PIN_MESSAGE', 'UNPIN_MESSAGE',
   'VOTE_POLL', 'RETRACT_VOTE', 'CLOSE_POLL', 'GET_MESSAGE', 'LIST_PINS',
+  // receipts (read markers) and the chat list with unread counts
+  'MARK_RECEIVED', 'MARK_READ', 'LIST_CHATS',
+  // notification settings, the preferred device and Web Push subscriptions
+  'SET_NOTIFICATIONS', 'GET_NOTIFICATIONS', 'SET_PREFERRED_DEVICE', 'REGISTER_PUSH', 'UNREGISTER_PUSH',
+  // full-text search over the messages the caller may read
+  'SEARCH',
+  // secret chats' timer, broadcast and chat history export
+  'SET_CHAT_TIMER', 'BROADCAST_MESSAGE', 'EXPORT_CHAT',
 ] as const
 export type RequestAction = (typeof REQUEST_ACTIONS)[number]
 
@@ -237,3 +245,219 @@ export interface ErrorData {
   request_id?: string
   details?: Record<string, unknown>
 }
+
+// ---- receipts, unread counts and ListChats (docs/protocol.md, "Receipts, unread counts and ListChats")
+
+/** MARK_RECEIVED and MARK_READ: the caller's watermark in a channel or chat rises to seq. */
+export interface MarkReceiptData {
+  channel_id: string
+  /** A decimal string, at most the channel's last seq. */
+  seq: string
+}
+
+/** The MARKER event on the user's inbox, after one of its markers moved. */
+export interface MarkerEventData {
+  channel_id: string
+  read_seq: string
+  received_seq: string
+  unread: number
+  mentions: number
+  /** true when there are more than `unread` unread messages (counting stops at the cap). */
+  unread_capped: boolean
+  mentions_capped: boolean
+}
+
+export interface MarkReceiptResponseData extends MarkerEventData {
+  /** false when the marker already was at or past seq: nothing changed and no event went out. */
+  changed: boolean
+}
+
+/** The RECEIPT event on a chat author's inbox: `user_id` received or read the chat up to seq. */
+export interface ReceiptEventData {
+  channel_id: string
+  user_id: string
+  status: 'received' | 'read'
+  seq: string
+}
+
+export interface ListChatsData {
+  /** 0-based, default 0. */
+  page?: number
+  /** 1 to 100, default 50. */
+  page_size?: number
+}
+
+export interface ChatListMessageJson {
+  message_id: string
+  user_id: string
+  sender_name: string
+  /** The first 100 characters of the content; null when deleted. */
+  preview: string | null
+  kind: MessageKind
+  timestamp: string
+  /** Set when the message was deleted or has expired. */
+  deleted?: true
+}
+
+export interface ChatListItemJson {
+  channel_id: string
+  kind: 'text' | 'voice' | 'dm' | 'group'
+  /** For a 1:1 chat, the other user's display name. */
+  name: string
+  server_id: string | null
+  server_name: string | null
+  /** The thumbnail: the channel's icon, else its server's, else (1:1) the other user's. */
+  icon_file_id: string | null
+  last_message: ChatListMessageJson | null
+  unread: number
+  mentions: number
+  unread_capped: boolean
+  mentions_capped: boolean
+  read_seq: string
+  received_seq: string
+  last_seq: string
+  /** A deleted channel or an ended group (history stays readable). */
+  closed: boolean
+  last_activity_at: string | null
+}
+
+export interface ListChatsResponseData {
+  chats: ChatListItemJson[]
+  page: number
+  page_size: number
+  total: number
+  has_more: boolean
+}
+
+/**
+ * Published on chime/v1/{servers/{serverId}/channels/{channelId}|chats/{chatId}}/typing by the
+ * broker, QoS 0, never retained; clients publish {"action":"TYPING","data":{"state"}}.
+ */
+export interface TypingEventData {
+  /** The publisher, as the broker knows it (never taken from the payload). */
+  user_id: string
+  state: 'typing' | 'stopped'
+  /** Show "typing" this long unless a newer event comes. */
+  expires_in_ms: number
+}
+
+/** A notification setting: channel_id "*" is the user's default; level null means none set. */
+export interface NotificationSettingJson {
+  channel_id: string
+  level: 'all' | 'mentions' | 'none' | null
+  muted_until: string | null
+}
+
+/** {"action":"NOTIFICATION","data":...} on chime/v1/users/{userId}/inbox (QoS 1), and as the Web Push payload. */
+export interface NotificationData {
+  channel_id: string
+  /** Set for server channels. */
+  server_id?: string
+  message_id: string
+  sender_id: string
+  sender_name: string
+  /** The first 100 characters of the content; null for messages that expire (secret chats). */
+  preview: string | null
+  /** Whether the message mentions the user (directly, @everyone or the user's role). */
+  mention: boolean
+  /** The client id of the device that should alert (the preferred one, else the most recently seen); null: any. */
+  device: string | null
+}
+
+/** SEARCH (docs/protocol.md, "Search"); also GET /api/search?q=... with the same fields. */
+export interface SearchData {
+  /** 1 to 200 characters of plain words: all must occur; the last one also as a word's start. */
+  query: string
+  channel_id?: string
+  server_id?: string
+  author_id?: string
+  /** true: only messages with attachments; false: only without. */
+  has_file?: boolean
+  /** ISO 8601 (`2026-11-24` or `2026-11-24T10:00:00Z`): sent strictly before / after. */
+  before?: string
+  after?: string
+  /** 1 to 50, default 20. */
+  limit?: number
+  /** next_cursor of the previous page of the same search. */
+  cursor?: string
+}
+
+export interface SearchResultJson {
+  message_id: string
+  channel_id: string
+  /** Set for messages of a server's channels; absent for chats. */
+  server_id?: string
+  user_id: string
+  content: string
+  /** Content longer than 160 characters: the part around the first matching word. */
+  snippet?: string
+  timestamp: string
+  kind: MessageKind
+}
+
+/** Newest first; next_cursor null on the last page. */
+export interface SearchResponseData {
+  results: SearchResultJson[]
+  next_cursor: string | null
+}
+
+// ---- secret chats, broadcast and export (docs/protocol.md, "Secret chats, broadcast and export")
+
+/** SET_CHAT_TIMER (also PUT /api/chats/{chatId}/timer): 5 to 604,800 seconds, or null to turn it off. */
+export interface SetChatTimerData {
+  chat_id: string
+  message_ttl_seconds: number | null
+}
+
+export interface SetChatTimerResponseData {
+  chat_id: string
+  message_ttl_seconds: number | null
+  /** false when the chat already had this timer (nothing was recorded). */
+  changed: boolean
+}
+
+/** BROADCAST_MESSAGE: POST_MESSAGE's message fields (no reply_to) for 2 to 20 targets. */
+export interface BroadcastMessageData {
+  channel_ids: string[]
+  content?: string
+  /** 1 to 60 printable ASCII characters; the message to channel_ids[i] gets `<client_msg_id>:<i>`. */
+  client_msg_id?: string
+  attachments?: AttachmentJson[]
+  expires_in?: number
+  forward_of?: string
+  card_user_id?: string
+  poll?: PollJson
+}
+
+export interface BroadcastMessageResponseData {
+  status: 'success'
+  /** true when this retried a broadcast already committed: nothing new was written. */
+  duplicate: boolean
+  client_msg_id?: string
+  /** One per target, in the order of channel_ids. */
+  messages: { channel_id: string; delta_id: string; seq: string; message_id: string; timestamp: string }[]
+}
+
+/** EXPORT_CHAT: a range of a channel's messages as an email (.eml). */
+export interface ExportChatData {
+  channel_id: string
+  from_seq?: string
+  to_seq?: string
+  /** true: send it to `to` through the deployment's SMTP server; false: answer the download path. */
+  email?: boolean
+  to?: string
+}
+
+export type ExportChatResponseData =
+  | { channel_id: string; email: false; download: string }
+  | {
+    channel_id: string
+    email: true
+    sent_to: string
+    email_message_id: string | null
+    from_seq: string
+    to_seq: string
+    messages: number
+    truncated: boolean
+    next_from_seq: string | null
+  }

@@ -10,6 +10,7 @@ export const topics = {
   typing: (serverId: string, channelId: string): string =>
     `${TOPIC_ROOT}/servers/${serverId}/channels/${channelId}/typing`,
   chat: (chatId: string): string => `${TOPIC_ROOT}/chats/${chatId}`,
+  chatTyping: (chatId: string): string => `${TOPIC_ROOT}/chats/${chatId}/typing`,
   inbox: (userId: string): string => `${TOPIC_ROOT}/users/${userId}/inbox`,
   presence: (userId: string): string => `${TOPIC_ROOT}/users/${userId}/presence`,
   requests: (clientId: string): string => `${TOPIC_ROOT}/requests/${clientId}`,
@@ -20,10 +21,21 @@ export function channelTopic(channel: { id: string; serverId: string | null }): 
   return channel.serverId === null ? topics.chat(channel.id) : topics.serverChannel(channel.serverId, channel.id)
 }
 
+/** The typing topic of a channel: server channels and chats differ. */
+export function typingTopic(channel: { id: string; serverId: string | null }): string {
+  return channel.serverId === null ? topics.chatTyping(channel.id) : topics.typing(channel.serverId, channel.id)
+}
+
+/** Whether a topic name is a typing topic (server channel or chat); cheap, for the forward path. */
+export function isTypingTopic(topic: string): boolean {
+  return topic.endsWith('/typing') && topic.startsWith(TOPIC_ROOT + '/')
+}
+
 export type ParsedTopic =
   | { kind: 'server-channel'; serverId: string; channelId: string }
   | { kind: 'typing'; serverId: string; channelId: string }
   | { kind: 'chat'; chatId: string }
+  | { kind: 'chat-typing'; chatId: string }
   | { kind: 'inbox'; userId: string }
   | { kind: 'presence'; userId: string }
   | { kind: 'requests'; clientId: string }
@@ -43,7 +55,9 @@ export function parseTopic(topic: string): ParsedTopic | null {
       if (parts.length === 5 && ok(b) && c === 'channels' && ok(d) && e === 'typing') return { kind: 'typing', serverId: b, channelId: d }
       return null
     case 'chats':
-      return parts.length === 2 && ok(b) ? { kind: 'chat', chatId: b } : null
+      if (parts.length === 2 && ok(b)) return { kind: 'chat', chatId: b }
+      if (parts.length === 3 && ok(b) && c === 'typing') return { kind: 'chat-typing', chatId: b }
+      return null
     case 'users':
       if (parts.length !== 3 || !ok(b)) return null
       if (c === 'inbox') return { kind: 'inbox', userId: b }

@@ -1,0 +1,25 @@
+import type { Aedes } from 'aedes'
+import { topics } from '../../../clients/sdk/src/topics.ts'
+import type { Envelope } from '../../../clients/sdk/src/protocol.ts'
+
+/**
+ * Events for one user that are not deltas of a conversation (read markers, receipts): put on
+ * the user's inbox topic, QoS 1, so every device of the user (and a persistent session that
+ * is away) gets them. Only the platform publishes there.
+ */
+export interface InboxPublisher {
+  notify(userId: string, envelope: Envelope): Promise<void>
+}
+
+/** Publishes through an Aedes instance: the embedded broker, or a sidecar's Redis-sharing node. */
+export function createInboxPublisher(broker: Aedes): InboxPublisher {
+  return {
+    notify: (userId, envelope) =>
+      new Promise((resolve, reject) => {
+        broker.publish(
+          { cmd: 'publish', topic: topics.inbox(userId), payload: Buffer.from(JSON.stringify(envelope)), qos: 1, retain: false, dup: false },
+          (err?: Error) => (err ? reject(err) : resolve()),
+        )
+      }),
+  }
+}

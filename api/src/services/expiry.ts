@@ -1,0 +1,109 @@
+// The expiry sweeper of secret chats: every API process looks about once a second
+// (CHIME_EXPIRY_SWEEP_MS) for messages past their expiry and purges them in batches of at
+// most CHIME_EXPIRY_BATCH_MAX, each batch one sequencer change (store/secret-chats.ts). The
+// batch is chosen again under the sequencer lock, so sidecars sweeping at once share the
+// work and never purge a message twice nor append two `expired` deltas for it.
+import type { Config } from '../../../config/schema.ts'
+import type { Sequencer } from '../sequencer/sequencer.ts'
+import { purgeExpired, type PurgedMessage } from '../store/secret-chats.ts'
+import type { Store } from '../store/store.ts'
+
+/** What a sweep needs: the store, the sequencer and the batch size. */
+export interface SweepDeps {
+  store: Store
+  sequencer: Sequencer
+  config: Pick<Config, 'expiryBatchMax'>
+}
+
+/** Receives the files of the messages a batch purged, after its commit. */
+export type PurgedFilesHandler = (purged: readonly PurgedMessage[]) => Promise<void>
+
+/**
+ * Where the files of expired messages go. The file service (issue 6) removes each listed
+ * file id from object storage here (once no live message refers to it any more: a forward
+ * shares its original's files). Until that service exists Chime stores no files, so there
+ * is nothing to remove and this only hands the ids over.
+ */
+export async function removeExpiredFiles(purged: readonly PurgedMessage[]): Promise<void> {
+  void purged
+}
+
+export interface SweepOptions {
+  now?: () => Date
+  onPurgedFiles?: PurgedFilesHandler
+  /** Most batches one sweep runs before yielding to the next tick (default 100). */
+  maxBatches?: number
+}
+
+/** Whether any message is past its expiry and not purged (a cheap read before taking the lock). */
+async function anyExpired(store: Store, now: Date): Promise<boolean> {
+  const row = await store.db.prisma.message.findFirst({ where: { purgedAt: null, expiresAt: { lte: now } }, select: { id: true } })
+  return row !== null
+}
+
+/** Purges every message past its expiry, batch by batch; answers how many this call purged. */
+export async function sweepExpired(deps: SweepDeps, opts: SweepOptions = {}): Promise<number> {
+  const now = opts.now ?? (() => new Date())
+  const onFiles = opts.onPurgedFiles ?? removeExpiredFiles
+  const maxBatches = opts.maxBatches ?? 100
+  const batchMax = deps.config.expiryBatchMax
+  let total = 0
+  for (let batch = 0; batch < maxBatches; batch++) {
+    if (!(await anyExpired(deps.store, now()))) break
+    const { result } = await deps.sequencer.change(purgeExpired(batchMax, now()))
+    total += result.length
+    const withFiles = result.filter((m) => m.fileIds.length > 0)
+    if (withFiles.length > 0) await onFiles(withFiles)
+    if (result.length < batchMax) break
+  }
+  return total
+}
+
+export interface SweeperLogger {
+  error(obj: object, msg: string): void
+}
+
+export interface ExpirySweeper {
+  /** Runs one sweep now (after the one in flight, if any); answers how many it purged. */
+  sweepNow(): Promise<number>
+  /** Stops the timer and waits for a sweep in flight. */
+  stop(): Promise<void>
+}
+
+/**
+ * Starts sweeping every `config.expirySweepMs` (0: never on this process; sweepNow still
+ * works). Sweeps of one process never overlap; a failed sweep is logged and retried on the
+ * next tick.
+ */
+export function startExpirySweeper(deps: SweepDeps & { config: Pick<Config, 'expiryBatchMax' | 'expirySweepMs'> }, log: SweeperLogger, opts: SweepOptions = {}): ExpirySweeper {
+  let timer: NodeJS.Timeout | undefined
+  let stopped = false
+  let running: Promise<number> = Promise.resolve(0)
+
+  const sweepNow = (): Promise<number> => {
+    const next = running.catch(() => 0).then(() => sweepExpired(deps, opts))
+    running = next.catch((err: unknown) => {
+      log.error({ err }, 'purging expired messages failed; retrying on the next sweep')
+      return 0
+    })
+    return next
+  }
+
+  const schedule = (): void => {
+    if (stopped || deps.config.expirySweepMs === 0) return
+    timer = setTimeout(() => {
+      void sweepNow().catch(() => undefined).finally(schedule)
+    }, deps.config.expirySweepMs)
+    timer.unref()
+  }
+  schedule()
+
+  return {
+    sweepNow,
+    async stop() {
+      stopped = true
+      if (timer !== undefined) clearTimeout(timer)
+      await running
+    },
+  }
+}
