@@ -4,6 +4,7 @@ import type { AccessBus } from '../../../broker/src/access-events.ts'
 import type { DeltaPublisher } from '../sequencer/sequencer.ts'
 import type { DeltaRecord } from '../store/types.ts'
 import { toDeltaJson } from './delta-json.ts'
+import { publishJson } from './inbox-publisher.ts'
 
 /**
  * Publishes committed deltas through an Aedes instance: the broker itself in the embedded
@@ -12,13 +13,7 @@ import { toDeltaJson } from './delta-json.ts'
  * the same emitter first, so every node applies them before it sees the deltas that follow.
  */
 export function createAedesPublisher(broker: Aedes, access: AccessBus): DeltaPublisher {
-  const publishOne = (topic: string, body: object): Promise<void> =>
-    new Promise((resolve, reject) => {
-      broker.publish(
-        { cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(body)), qos: 1, retain: false, dup: false },
-        (err?: Error) => (err ? reject(err) : resolve()),
-      )
-    })
+  const publishOne = (topic: string, body: object): Promise<void> => publishJson(broker, topic, body)
   return {
     async publish(deltas: readonly DeltaRecord[]) {
       // In order: each publish is handed to the broker before the next one.

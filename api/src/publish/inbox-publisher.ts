@@ -11,15 +11,17 @@ export interface InboxPublisher {
   notify(userId: string, envelope: Envelope): Promise<void>
 }
 
+/** Publishes a JSON body as the platform, QoS 1, not retained; resolves once the broker took it. */
+export function publishJson(broker: Aedes, topic: string, body: object): Promise<void> {
+  return new Promise((resolve, reject) => {
+    broker.publish(
+      { cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(body)), qos: 1, retain: false, dup: false },
+      (err?: Error) => (err ? reject(err) : resolve()),
+    )
+  })
+}
+
 /** Publishes through an Aedes instance: the embedded broker, or a sidecar's Redis-sharing node. */
 export function createInboxPublisher(broker: Aedes): InboxPublisher {
-  return {
-    notify: (userId, envelope) =>
-      new Promise((resolve, reject) => {
-        broker.publish(
-          { cmd: 'publish', topic: topics.inbox(userId), payload: Buffer.from(JSON.stringify(envelope)), qos: 1, retain: false, dup: false },
-          (err?: Error) => (err ? reject(err) : resolve()),
-        )
-      }),
-  }
+  return { notify: (userId, envelope) => publishJson(broker, topics.inbox(userId), envelope) }
 }

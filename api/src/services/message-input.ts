@@ -49,6 +49,14 @@ export function checkMentions(mentions: readonly string[], channel: ChannelRecor
   }
 }
 
+/** CONTENT_TOO_LARGE past CHIME_MAX_CONTENT_BYTES (new messages and edits). */
+export function checkContentSize(core: Core, content: string): void {
+  const bytes = Buffer.byteLength(content, 'utf8')
+  if (bytes > core.config.maxContentBytes) {
+    throw new ChatError('CONTENT_TOO_LARGE', `content is ${bytes} bytes; the limit is ${core.config.maxContentBytes}`, { limit: core.config.maxContentBytes })
+  }
+}
+
 export interface MessageDraft {
   content: string
   meta: DeltaMetaJson
@@ -113,10 +121,7 @@ function pollOf(value: unknown, now: Date): PollJson {
 export async function draftMessage(core: Core, caller: Caller, channel: ChannelRecord, bits: number, data: Data, now = new Date()): Promise<MessageDraft> {
   const content = data['content'] ?? ''
   if (typeof content !== 'string') throw new ChatError('INVALID_FIELD', 'content must be a string', { field: 'content' })
-  const bytes = Buffer.byteLength(content, 'utf8')
-  if (bytes > core.config.maxContentBytes) {
-    throw new ChatError('CONTENT_TOO_LARGE', `content is ${bytes} bytes; the limit is ${core.config.maxContentBytes}`, { limit: core.config.maxContentBytes })
-  }
+  checkContentSize(core, content)
   const meta: DeltaMetaJson = {}
   let kind: MessageKind = 'text'
   let text = content

@@ -12,7 +12,7 @@ import type { ChangeWork } from '../store/changes.ts'
 import { isGone, type MessageRecord } from '../store/messages.ts'
 import type { ChannelRecord } from '../store/types.ts'
 import type { Caller, Core } from './context.ts'
-import { checkMentions, LIMITS, parseMentions } from './message-input.ts'
+import { checkContentSize, checkMentions, LIMITS, parseMentions } from './message-input.ts'
 
 export interface MessageChangeResponse {
   status: 'success'
@@ -39,8 +39,8 @@ async function target(core: Core, caller: Caller, id: bigint): Promise<{ message
 async function isModerator(core: Core, caller: Caller, channel: ChannelRecord, bits: number): Promise<boolean> {
   if (channel.serverId !== null) return has(bits, PERMISSIONS.MANAGE_MESSAGES)
   if (channel.kind !== 'group') return false
-  const row = await core.store.db.prisma.chatMember.findUnique({ where: { channelId_userId: { channelId: channel.id, userId: caller.userId } }, select: { role: true } })
-  return row?.role === 'admin' || row?.role === 'owner'
+  const role = await core.store.directory.chatRole(channel.id, caller.userId)
+  return role === 'admin' || role === 'owner'
 }
 
 function open(channel: ChannelRecord): void {
@@ -59,8 +59,7 @@ export async function doEditMessage(core: Core, caller: Caller, data: Data): Pro
   const id = requireMessageId(data)
   const content = data['content']
   if (typeof content !== 'string') throw new ChatError('INVALID_FIELD', 'content must be a string', { field: 'content' })
-  const bytes = Buffer.byteLength(content, 'utf8')
-  if (bytes > core.config.maxContentBytes) throw new ChatError('CONTENT_TOO_LARGE', `content is ${bytes} bytes; the limit is ${core.config.maxContentBytes}`, { limit: core.config.maxContentBytes })
+  checkContentSize(core, content)
   const { message } = await target(core, caller, id)
   // The author must still be allowed to post there (not muted, not removed, not closed).
   const { channel, bits } = await core.store.directory.writable(caller.userId, message.channelId)

@@ -105,8 +105,7 @@ export class Directory {
    */
   async permissionsIn(userId: string, channel: ChannelRecord): Promise<number> {
     if (channel.serverId === null) {
-      const row = await this.db.prisma.chatMember.findUnique({ where: { channelId_userId: { channelId: channel.id, userId } }, select: { role: true } })
-      if (row === null) return 0
+      if ((await this.chatRole(channel.id, userId)) === null) return 0
       return channel.closed ? PERMISSIONS.READ : PERMISSIONS.READ | PERMISSIONS.POST
     }
     if (channel.closed) return 0
@@ -115,6 +114,12 @@ export class Directory {
     const overrides = channel.kind === 'server' ? [] : await this.db.prisma.channelOverride.findMany({ where: { channelId: channel.id } })
     const muted = member.mutedUntil !== null && member.mutedUntil.getTime() > Date.now()
     return channelPermissions(member.role, userId, overrides.map((o) => ({ targetType: o.targetType === 'user' ? 'user' : 'role', target: o.target, allow: o.allow, deny: o.deny })), muted)
+  }
+
+  /** userId's role in a chat (admin or member), null when not a member. */
+  async chatRole(chatId: string, userId: string): Promise<string | null> {
+    const row = await this.db.prisma.chatMember.findUnique({ where: { channelId_userId: { channelId: chatId, userId } }, select: { role: true } })
+    return row?.role ?? null
   }
 
   /** Whether userId may read the channel or chat. */
