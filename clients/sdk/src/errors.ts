@@ -56,6 +56,12 @@ export const ERROR_CATALOGUE = {
   CLIENT_ID_TAKEN: { status: 409, message: 'That client id belongs to a device of another user.' },
   // chat history export
   EMAIL_NOT_CONFIGURED: { status: 501, message: 'Sending email is not configured on this deployment; download the export instead.' },
+  // object storage: signed links and stored objects
+  LINK_EXPIRED: { status: 403, message: 'The link has expired; ask for a new one.' },
+  LINK_INVALID: { status: 403, message: 'The link is not valid: its signature does not match its parameters.' },
+  INVALID_OBJECT_KEY: { status: 400, message: 'The object key is not valid.' },
+  CHECKSUM_MISMATCH: { status: 400, message: 'The bytes do not match the given SHA-256; nothing was stored.' },
+  RANGE_NOT_SATISFIABLE: { status: 416, message: 'The requested range does not overlap the object.' },
   // notifications and Web Push
   PUSH_NOT_CONFIGURED: { status: 501, message: 'Web Push is not configured on this deployment.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json.' },
