@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { createConnection } from 'mysql2/promise'
 import pino from 'pino'
 import { loadConfig } from '../config/load-config.ts'
+import type { Config } from '../config/schema.ts'
 import { startEmbedded, type Running } from '../bin/processes.ts'
 import { migrate } from '../api/src/db/migrate.ts'
 
@@ -18,7 +19,7 @@ export interface BenchChime {
   close(): Promise<void>
 }
 
-export async function startBenchChime(profile: BenchProfile, name: string): Promise<BenchChime> {
+export async function startBenchChime(profile: BenchProfile, name: string, overrides: Partial<Config> = {}): Promise<BenchChime> {
   const dataDir = await mkdtemp(join(tmpdir(), 'chime-bench-'))
   let databaseUrl = ''
   let dropDb: (() => Promise<void>) | undefined
@@ -36,6 +37,7 @@ export async function startBenchChime(profile: BenchProfile, name: string): Prom
   const config = loadConfig({}, {
     httpPort: 0, mqttPort: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', databaseUrl,
     redisUrl: profile === 'production' ? (process.env['CHIME_BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379') : '',
+    ...overrides,
   })
   const running = await startEmbedded(config, pino({ level: 'silent' }))
   const base = `http://127.0.0.1:${running.httpPort}`

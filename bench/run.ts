@@ -8,6 +8,7 @@ import { postLatency, type LatencyResult } from './post-latency.ts'
 import { scale, type ScaleResult } from './scale.ts'
 import { runListChats } from './list-chats.ts'
 import { runSearch } from './search.ts'
+import { runHistory } from './history.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -42,7 +43,11 @@ for (const scenario of scenarios) {
     await runSearch(profiles)
     continue
   }
-  if (scenario !== 'post-latency') throw new Error(`unknown scenario ${scenario}; known: post-latency, scale, list-chats, search`)
+  if (scenario === 'history') {
+    await runHistory(profiles)
+    continue
+  }
+  if (scenario !== 'post-latency') throw new Error(`unknown scenario ${scenario}; known: post-latency, scale, list-chats, search, history`)
   const results: LatencyResult[] = []
   for (const profile of profiles) results.push(await postLatency({ profile, rate, count, warmup }))
   console.log('| profile | posts/s offered | posts | delivered | p50 ms | p99 ms | max ms |')

@@ -17,13 +17,17 @@ import { migrate } from '../api/src/db/migrate.ts'
 import { checkSchemaDrift } from '../api/src/db/schema-drift.ts'
 import { sqliteUrlForDataDir } from '../api/src/db/open-database.ts'
 import { createAedesPublisher } from '../api/src/publish/aedes-publisher.ts'
+import { createQosPolicy, type QosPolicy } from '../api/src/publish/qos-policy.ts'
 import { createInboxPublisher, type InboxPublisher } from '../api/src/publish/inbox-publisher.ts'
 import { dispatchRequests } from '../api/src/requests/dispatch.ts'
 import { startNotifications } from '../api/src/services/notifier.ts'
 import { Sequencer, type DeltaPublisher } from '../api/src/sequencer/sequencer.ts'
 import type { Core } from '../api/src/services/context.ts'
 import { openStore, type Store } from '../api/src/store/store.ts'
+import { openObjectStore } from '../api/src/storage/open-object-store.ts'
+import type { ObjectStore } from '../api/src/storage/object-store.ts'
 import { closeAedes, clusterOptions, createBroker, type ChimeBroker } from '../broker/src/create-broker.ts'
+import { offlineBoundsFrom } from '../broker/src/offline-bounds.ts'
 import { describeListenError, listenMqtt } from '../broker/src/listen.ts'
 import { registerMqttWebSocket } from '../broker/src/websocket.ts'
 import { createHttpRequestBackend, type RequestBackend } from '../broker/src/request-backend.ts'
@@ -35,6 +39,8 @@ export interface Running {
   log: Logger
   /** The broker of this process (embedded profile and broker nodes). */
   aedes?: Aedes
+  /** The object store of this process (embedded profile and API sidecars). */
+  objects?: ObjectStore
   close(): Promise<void>
 }
 
@@ -75,7 +81,7 @@ async function prepareDatabase(config: Config): Promise<string> {
   return config.databaseUrl
 }
 
-function coreOf(config: Config, store: Store, publisher: DeltaPublisher, access: AccessBus, secret: string, log: Logger, inbox: InboxPublisher): Core {
+function coreOf(config: Config, store: Store, publisher: DeltaPublisher, access: AccessBus, secret: string, log: Logger, inbox: InboxPublisher, objects: ObjectStore): Core {
   const policy = new AccessPolicy(store.directory)
   // Other processes' changes arrive on the bus; this process's own are applied before they
   // are announced, so its next request never meets a stale cache.
@@ -88,7 +94,12 @@ function coreOf(config: Config, store: Store, publisher: DeltaPublisher, access:
     },
   }
   const sequencer = new Sequencer(store.log, announcing, config.sequencerBatchMax, (err) => log.error({ err }, 'publishing committed deltas failed; clients recover them through SYNC'))
-  return { config, store, sequencer, access, policy, inbox, tokens: createTokenService(secret, config.tokenTtlSeconds) }
+  return { config, store, sequencer, access, policy, inbox, objects, tokens: createTokenService(secret, config.tokenTtlSeconds) }
+}
+
+/** QoS 0 for the deltas of servers above CHIME_QOS1_MAX_MEMBERS (api/src/publish/qos-policy.ts). */
+function qosPolicy(config: Config, store: Store, log: Logger): QosPolicy {
+  return createQosPolicy({ maxMembers: config.qos1MaxMembers, sizes: store.directory, onError: (err) => log.warn({ err }, 'reading a server size failed; its deltas keep the last known QoS') })
 }
 
 async function listenHttp(app: FastifyInstance, config: Config): Promise<number> {
@@ -110,14 +121,18 @@ export async function startEmbedded(config: Config, log: Logger = createLogger(c
   const secret = await jwtSecret(config, true)
   const databaseUrl = await prepareDatabase(config)
   const store = await openStore(databaseUrl, { maxDeltas: config.partitionMaxDeltas, maxBytes: config.partitionMaxBytes }, { onUnorderedPublish: (why) => log.warn({ why }, 'publishing out of the cross-sidecar order; subscribers recover by seq') })
+  const objects = await openObjectStore(config, secret).catch(async (err: unknown) => {
+    await store.close()
+    throw err
+  })
   let core: Core | undefined
   const backend: RequestBackend = {
     handle: (session, clientId, requests) => dispatchRequests(core!, { userId: session.userId, username: session.username, clientId }, requests, log),
   }
   const tokens = createTokenService(secret, config.tokenTtlSeconds)
-  const broker = await createBroker({ tokens, directory: store.directory, backend, log, ...(config.redisUrl ? { cluster: { redisUrl: config.redisUrl } } : {}) })
+  const broker = await createBroker({ tokens, directory: store.directory, backend, log, offline: offlineBoundsFrom(config), ...(config.redisUrl ? { cluster: { redisUrl: config.redisUrl } } : {}) })
   const notifier = await startNotifications({ config, store, embedded: true, log })
-  core = coreOf(config, store, notifier.wrap(createAedesPublisher(broker.aedes, broker.access)), broker.access, secret, log, createInboxPublisher(broker.aedes))
+  core = coreOf(config, store, notifier.wrap(createAedesPublisher(broker.aedes, broker.access, qosPolicy(config, store, log))), broker.access, secret, log, createInboxPublisher(broker.aedes), objects)
   notifier.attach(core)
   const app = await buildApp(core, { broker: broker.aedes, logger: log })
   let mqtt: { server: Server; port: number } | undefined
@@ -130,6 +145,7 @@ export async function startEmbedded(config: Config, log: Logger = createLogger(c
       databaseUrl,
       log,
       aedes: broker.aedes,
+      objects,
       async close() {
         // Stop intake, let committed posts publish, then disconnect clients and stores.
         const listenerClosed = closeServer(mqtt!.server)
@@ -139,6 +155,7 @@ export async function startEmbedded(config: Config, log: Logger = createLogger(c
         await broker.close()
         await listenerClosed
         await store.close()
+        await objects.close()
       },
     }
   } catch (err) {
@@ -146,6 +163,7 @@ export async function startEmbedded(config: Config, log: Logger = createLogger(c
     await app.close()
     await broker.close()
     await store.close()
+    await objects.close()
     throw err
   }
 }
@@ -162,6 +180,7 @@ export async function startBrokerNode(config: Config, log: Logger = createLogger
     directory: store.directory,
     backend: createHttpRequestBackend(config.apiUrl, tokens),
     log,
+    offline: offlineBoundsFrom(config),
     cluster: { redisUrl: config.redisUrl },
   })
   const app = Fastify({ logger: false })
@@ -203,7 +222,12 @@ export async function startApiNode(config: Config, log: Logger = createLogger(co
   const secret = await jwtSecret(config, false)
   const databaseUrl = await prepareDatabase(config)
   const store = await openStore(databaseUrl, { maxDeltas: config.partitionMaxDeltas, maxBytes: config.partitionMaxBytes }, { onUnorderedPublish: (why) => log.warn({ why }, 'publishing out of the cross-sidecar order; subscribers recover by seq') })
-  const node = await Aedes.createBroker(clusterOptions({ redisUrl: config.redisUrl, onError: (err) => log.warn({ err }, 'Redis emitter error') }))
+  const objects = await openObjectStore(config, secret).catch(async (err: unknown) => {
+    await store.close()
+    throw err
+  })
+  // This node queues the packets it publishes for persistent sessions: same bounds as the brokers'.
+  const node = await Aedes.createBroker(clusterOptions({ redisUrl: config.redisUrl, onError: (err) => log.warn({ err }, 'Redis emitter error'), offline: offlineBoundsFrom(config) }))
   const access = createAccessBus(node)
   // Channels renamed, deleted or ended through another sidecar: drop them from this one's cache.
   access.subscribe((e) => {
@@ -211,12 +235,13 @@ export async function startApiNode(config: Config, log: Logger = createLogger(co
     else if (e.type === 'chat-closed') store.directory.forgetChannel(e.chatId)
   })
   const notifier = await startNotifications({ config, store, embedded: false, log })
-  const core = coreOf(config, store, notifier.wrap(createAedesPublisher(node, access)), access, secret, log, createInboxPublisher(node))
+  const core = coreOf(config, store, notifier.wrap(createAedesPublisher(node, access, qosPolicy(config, store, log))), access, secret, log, createInboxPublisher(node), objects)
   notifier.attach(core)
   const app = await buildApp(core, { logger: log })
   const httpPort = await listenHttp(app, config).catch(async (err: unknown) => {
     await closeAedes(node)
     await store.close()
+    await objects.close()
     throw err
   })
   return {
@@ -224,6 +249,7 @@ export async function startApiNode(config: Config, log: Logger = createLogger(co
     mqttPort: null,
     databaseUrl,
     log,
+    objects,
     async close() {
       await app.close()
       await core.sequencer.close()
@@ -231,6 +257,7 @@ export async function startApiNode(config: Config, log: Logger = createLogger(co
       access.close()
       await closeAedes(node)
       await store.close()
+      await objects.close()
     },
   }
 }

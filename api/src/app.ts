@@ -16,8 +16,12 @@ import type { Core } from './services/context.ts'
 import { body, caller, optionalBody, pathId, query } from './routes/inputs.ts'
 import { registerSocialRoutes } from './routes/social.ts'
 import { startExpirySweeper } from './services/expiry.ts'
+import { unexpectedError } from './db/unavailable.ts'
+import { startHistoryArchiver } from './services/history-archive.ts'
 import { registerNotificationRoutes } from './routes/notifications.ts'
 import { doSearch, searchDataFromQuery } from './services/search.ts'
+import { OBJECT_ROUTE_PREFIX, registerObjectRoutes } from './routes/objects.ts'
+import { LocalObjectStore } from './storage/local-store.ts'
 
 export interface AppOptions {
   /** Serve MQTT over WebSocket at /mqtt through this broker. */
@@ -54,7 +58,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     else if (err.validation !== undefined) chat = new ChatError('INVALID_FIELD', err.message)
     else {
       request.log.error({ err }, 'request failed')
-      chat = new ChatError('INTERNAL')
+      chat = unexpectedError(err)
     }
     void reply.status(chat.status).send(errorEnvelope(chat, undefined))
   })
@@ -68,7 +72,8 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   core.access.subscribe((event) => signIns.onAccessEvent(event))
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization
-    if (header === undefined || !request.url.startsWith('/api/')) return
+    // Object links carry their own signature; a token sent along is ignored.
+    if (header === undefined || !request.url.startsWith('/api/') || request.url.startsWith(OBJECT_ROUTE_PREFIX)) return
     const match = /^Bearer (\S+)$/.exec(header)
     if (match === null) throw new ChatError('UNAUTHENTICATED', 'use "Authorization: Bearer <token>"')
     if (SIGN_IN_ROUTES.has(request.url.split('?')[0]!.replace(/\/+$/, ''))) return
@@ -116,6 +121,8 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
 
   registerSocialRoutes(app, core)
   registerNotificationRoutes(app, core)
+  // The local object store's signed links are served here; S3 serves its own presigned links.
+  if (core.objects instanceof LocalObjectStore) await registerObjectRoutes(app, core.objects)
 
   // Message search: the query string as SEARCH data (services/search.ts; docs/protocol.md, "Search").
   app.get('/api/search', async (request) => doSearch(core, caller(request), searchDataFromQuery(query(request))))
@@ -135,6 +142,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
       return answer
     })
   envelopeRoute('/api/sync/', 'SYNC')
+  envelopeRoute('/api/sync/delta', 'FETCH_DELTA')
   envelopeRoute('/api/post/', 'POST_MESSAGE')
   envelopeRoute('/api/restore/', 'RESTORE_HISTORY')
 
@@ -152,6 +160,9 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   // closing the app stops the sweeper before the sequencer closes.
   const sweeper = startExpirySweeper(core, app.log)
   app.addHook('onClose', async () => sweeper.stop())
+  // History: this API process writes sealed partitions to object storage (services/history-archive.ts).
+  const archiver = startHistoryArchiver(core, app.log)
+  app.addHook('onClose', async () => archiver.stop())
 
   if (opts.broker !== undefined) await registerMqttWebSocket(app, opts.broker)
   return app

@@ -9,6 +9,9 @@ import { AccessPolicy } from './access.ts'
 import { createAccessBus, type AccessBus } from './access-events.ts'
 import { applyAccessEvents, resyncAfterReconnect } from './revoke-grants.ts'
 import { guardSubscriptionStore } from './persistence-guard.ts'
+import { attachStore, DEFAULT_OFFLINE_BOUNDS, startOfflineSweeper, type OfflineBounds, type OfflineSweeper } from './offline-bounds.ts'
+import { boundedMemoryPersistence } from './offline-memory.ts'
+import { boundedRedisPersistence } from './offline-redis.ts'
 import { createAuthenticate } from './hooks/authenticate.ts'
 import { disconnectRevoked } from './disconnect-revoked.ts'
 import { authorizeForward } from './hooks/authorize-forward.ts'
@@ -30,11 +33,12 @@ export interface ClusterOptions {
   pubSubPrefix?: string
   /** Told about Redis connection errors of the emitter (logged; ioredis reconnects by itself). */
   onError?: (err: unknown) => void
+  /** Bounds of the offline queues (offline-bounds.ts); every node writing queues needs them. */
+  offline?: OfflineBounds
 }
 
 /** Redis-backed persistence and emitter, shared by broker nodes and API sidecars. */
-export function clusterOptions({ redisUrl, pubSubPrefix = 'chime:', onError = () => {} }: ClusterOptions): Pick<AedesOptions, 'persistence' | 'mq'> {
-  const redisPersistence = require('aedes-persistence-redis') as (opts: object) => AedesOptions['persistence']
+export function clusterOptions({ redisUrl, pubSubPrefix = 'chime:', onError = () => {}, offline = DEFAULT_OFFLINE_BOUNDS }: ClusterOptions): Pick<AedesOptions, 'persistence' | 'mq'> {
   const { MQEmitterRedisPrefix } = require('mqemitter-redis') as { MQEmitterRedisPrefix: new (prefix: string, opts: object) => AedesOptions['mq'] }
   // The subscriber connection skips ioredis's ready check: the emitter subscribes while the
   // connection is still being set up, and the ready check's INFO, sent after that, is
@@ -46,9 +50,13 @@ export function clusterOptions({ redisUrl, pubSubPrefix = 'chime:', onError = ()
   const mq = new MQEmitterRedisPrefix(pubSubPrefix, { connectionString: redisUrl, subConn }) as unknown as { state: { on(e: 'error', fn: (err: unknown) => void): void } }
   mq.state.on('error', onError)
   return {
-    persistence: redisPersistence({ connectionString: redisUrl, ...redisConnection(redisUrl) }),
+    persistence: boundedPersistence(boundedRedisPersistence(redisConnection(redisUrl), offline)),
     mq: mq as unknown as AedesOptions['mq'],
   }
+}
+
+function boundedPersistence({ persistence, store }: ReturnType<typeof boundedMemoryPersistence>): AedesOptions['persistence'] {
+  return attachStore(persistence, store) as AedesOptions['persistence']
 }
 
 function redisConnection(url: string): { host: string; port: number; db: number; password?: string } {
@@ -68,6 +76,8 @@ export interface BrokerDeps {
   backend: RequestBackend
   log: BrokerLogger
   cluster?: ClusterOptions
+  /** Bounds of the offline queues and sessions; DEFAULT_OFFLINE_BOUNDS when absent. */
+  offline?: OfflineBounds
 }
 
 /**
@@ -90,6 +100,8 @@ export interface ChimeBroker {
   aedes: Aedes
   /** Changes of who-may-see-what, shared by every node (see access-events.ts). */
   access: AccessBus
+  /** Last-seen records and the sweep of expired persistent sessions (offline-bounds.ts). */
+  offline: OfflineSweeper | undefined
   close(): Promise<void>
 }
 
@@ -100,7 +112,9 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
   let gateway: RequestGateway | undefined
   let instance: Aedes | undefined
   const aedes = await Aedes.createBroker({
-    ...(deps.cluster ? clusterOptions({ onError: (err) => deps.log.warn({ err }, 'Redis emitter error'), ...deps.cluster }) : {}),
+    ...(deps.cluster
+      ? clusterOptions({ onError: (err) => deps.log.warn({ err }, 'Redis emitter error'), offline: deps.offline ?? DEFAULT_OFFLINE_BOUNDS, ...deps.cluster })
+      : { persistence: boundedPersistence(boundedMemoryPersistence(deps.offline ?? DEFAULT_OFFLINE_BOUNDS)) }),
     maxClientsIdLength: 64,
     authenticate: createAuthenticate(deps.tokens, () => instance!, deps.directory.accounts(), onError),
     authorizeForward,
@@ -109,6 +123,7 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
   })
   instance = aedes
   guardSubscriptionStore(aedes)
+  const offline = startOfflineSweeper(aedes, deps.log)
   gateway = new RequestGateway(aedes, deps.backend)
   // Consumed requests and refused publishes stop here instead of entering the fan-out.
   const publish = aedes.publish.bind(aedes)
@@ -129,8 +144,10 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
   return {
     aedes,
     access,
+    offline,
     close: async () => {
       access.close()
+      await offline?.close()
       await closeAedes(aedes)
     },
   }

@@ -1,6 +1,6 @@
 import type { Envelope } from '../../clients/sdk/src/protocol.ts'
 import { ChatError, isErrorCode } from '../../clients/sdk/src/errors.ts'
-import { errorEnvelope } from '../../api/src/requests/dispatch.ts'
+import { errorEnvelope, requestIdOf } from '../../api/src/requests/dispatch.ts'
 import type { TokenService } from '../../api/src/auth/tokens.ts'
 import type { Session } from './sessions.ts'
 
@@ -33,7 +33,9 @@ export function createHttpRequestBackend(apiUrl: string, tokens?: TokenService, 
   }
   return {
     async handle(session, clientId, requests) {
-      const fail = (err: ChatError): Envelope[] => requests.map(() => errorEnvelope(err, undefined))
+      // Each ERROR names its request's request_id, so the client knows which posts to retry
+      // (with the same client_msg_id: a sidecar that died after its commit made them already).
+      const fail = (err: ChatError): Envelope[] => requests.map((r) => errorEnvelope(err, requestIdOf(r)))
       let res: Response
       try {
         res = await fetch(url, {

@@ -19,19 +19,31 @@ export async function freePort(): Promise<number> {
 
 export interface TestRedis {
   url: string
+  /** Kills the server (SIGKILL): its keys are gone, as after a crash without persistence. */
   stop(): Promise<void>
+  /** Starts a new server on the same port (after stop()) and waits until it answers. */
+  start(): Promise<void>
 }
+
+// If the test process ends without its teardown (the runner's timeout), the servers go too.
+const running = new Set<() => void>()
+process.once('exit', () => {
+  for (const kill of running) kill()
+})
 
 /** Starts redis-server, or returns null (when services are not required and it is missing). */
 export async function startRedis(t: Test): Promise<TestRedis | null> {
   const port = await freePort()
   let child: ChildProcess
-  try {
+  const launch = async (): Promise<void> => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve())
       child.once('error', reject)
     })
+  }
+  try {
+    await launch()
   } catch (err) {
     const message = `redis-server could not be started: ${(err as Error).message}`
     if (requireServices) throw new Error(message)
@@ -39,7 +51,7 @@ export async function startRedis(t: Test): Promise<TestRedis | null> {
     return null
   }
   const url = `redis://127.0.0.1:${port}`
-  await waitFor('redis-server to answer', async () => {
+  const answers = (): Promise<true> => waitFor('redis-server to answer', async () => {
     const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
     r.on('error', () => {}) // refused until the server is up: that is what is being polled
     try {
@@ -51,12 +63,21 @@ export async function startRedis(t: Test): Promise<TestRedis | null> {
       r.disconnect()
     }
   })
+  await answers()
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise<void>((r) => child.once('exit', () => r()))
     child.kill('SIGKILL')
     await exited
   }
-  defer(t, stop)
-  return { url, stop }
+  const start = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) throw new Error('redis-server is still running: stop() it first')
+    await launch()
+    await answers()
+  }
+  defer(t, () => stop())
+  running.add(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  return { url, stop, start }
 }

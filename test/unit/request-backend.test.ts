@@ -32,3 +32,23 @@ t.test('requests of a connection whose token expired still carry a valid token o
   t.same(await tokens.verify(sent), { userId: 'U1', username: 'ada', sessionId: 'S1' }, 'a valid token of the same user and sign-in')
   t.equal(seen[1], seen[0], 'reused for the next batch')
 })
+
+t.test('a sidecar that does not answer: UNAVAILABLE for each request, naming its request_id', async (t) => {
+  // A port nobody listens on: the connection is refused, as when the sidecar was killed.
+  const server = createServer()
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  const port = (server.address() as { port: number }).port
+  await new Promise<void>((r) => server.close(() => r()))
+  const backend = createHttpRequestBackend(`http://127.0.0.1:${port}`)
+  const session: Session = { userId: 'U1', username: 'ada', token: 't', granted: new Set() }
+  const replies = await backend.handle(session, 'client-1', [
+    { action: 'POST_MESSAGE', request_id: 'p1', data: { channel_id: 'C', content: 'a', client_msg_id: 'm1' } },
+    { action: 'POST_MESSAGE', data: { channel_id: 'C', content: 'b' } },
+    { action: 'SYNC', request_id: 's1', data: {} },
+  ])
+  t.same(replies.map((r) => [r.action, (r.data as { code?: string }).code, r.request_id]), [
+    ['ERROR', 'UNAVAILABLE', 'p1'],
+    ['ERROR', 'UNAVAILABLE', undefined],
+    ['ERROR', 'UNAVAILABLE', 's1'],
+  ])
+})

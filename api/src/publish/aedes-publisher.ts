@@ -1,25 +1,41 @@
 import type { Aedes } from 'aedes'
 import { channelTopic, topics } from '../../../clients/sdk/src/topics.ts'
-import type { AccessBus } from '../../../broker/src/access-events.ts'
+import type { AccessBus, AccessEvent } from '../../../broker/src/access-events.ts'
 import type { DeltaPublisher } from '../sequencer/sequencer.ts'
 import type { DeltaRecord } from '../store/types.ts'
 import { toDeltaJson } from './delta-json.ts'
 import { publishJson } from './inbox-publisher.ts'
+import type { DeltaQos, QosPolicy } from './qos-policy.ts'
 
 /**
  * Publishes committed deltas through an Aedes instance: the broker itself in the embedded
  * profile, a listener-less node sharing Redis persistence and fan-out in production. QoS 1,
- * so persistent sessions keep what arrives while a device is away. Access events go through
+ * so persistent sessions keep what arrives while a device is away; with a QoS policy,
+ * deltas of servers above its size go out at QoS 0 (qos-policy.ts). Access events go through
  * the same emitter first, so every node applies them before it sees the deltas that follow.
  */
-export function createAedesPublisher(broker: Aedes, access: AccessBus): DeltaPublisher {
-  const publishOne = (topic: string, body: object): Promise<void> => publishJson(broker, topic, body)
+export function createAedesPublisher(broker: Aedes, access: AccessBus, qos?: QosPolicy): DeltaPublisher {
+  const publishOne = (topic: string, body: object, level: DeltaQos = 1): Promise<void> => publishJson(broker, topic, body, level)
+  // A server's size changes with memberships: this process forgets it before announcing
+  // its own changes, the others when the announcement reaches them.
+  const forgetSizes = (e: AccessEvent): void => {
+    if (e.type === 'membership' && e.serverId !== undefined) qos?.forget(e.serverId)
+    else if (e.type === 'server-permissions' && e.channelId === undefined) qos?.forget(e.serverId)
+  }
+  if (qos !== undefined) access.subscribe(forgetSizes)
   return {
     async publish(deltas: readonly DeltaRecord[]) {
+      const levels = new Map<string, DeltaQos>()
+      if (qos !== undefined) for (const d of deltas) if (d.serverId !== null && !levels.has(d.serverId)) levels.set(d.serverId, await qos.serverQos(d.serverId))
       // In order: each publish is handed to the broker before the next one.
-      for (const d of deltas) await publishOne(channelTopic({ id: d.channelId, serverId: d.serverId }), { action: 'PUBLISH_DELTA', data: toDeltaJson(d) })
+      for (const d of deltas) {
+        await publishOne(channelTopic({ id: d.channelId, serverId: d.serverId }), { action: 'PUBLISH_DELTA', data: toDeltaJson(d) }, d.serverId === null ? 1 : levels.get(d.serverId) ?? 1)
+      }
     },
-    announce: (events) => access.emit(events),
+    announce: (events) => {
+      for (const e of events) forgetSizes(e)
+      return access.emit(events)
+    },
     async publishInbox(items) {
       for (const { userId, event, delta } of items) {
         const data = { ...event.data, ...(delta === undefined ? {} : { delta_id: delta.deltaId.toString() }) }

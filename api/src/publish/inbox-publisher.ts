@@ -11,11 +11,11 @@ export interface InboxPublisher {
   notify(userId: string, envelope: Envelope): Promise<void>
 }
 
-/** Publishes a JSON body as the platform, QoS 1, not retained; resolves once the broker took it. */
-export function publishJson(broker: Aedes, topic: string, body: object): Promise<void> {
+/** Publishes a JSON body as the platform, QoS 1 unless told otherwise, not retained; resolves once the broker took it. */
+export function publishJson(broker: Aedes, topic: string, body: object, qos: 0 | 1 = 1): Promise<void> {
   return new Promise((resolve, reject) => {
     broker.publish(
-      { cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(body)), qos: 1, retain: false, dup: false },
+      { cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(body)), qos, retain: false, dup: false },
       (err?: Error) => (err ? reject(err) : resolve()),
     )
   })

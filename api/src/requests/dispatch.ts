@@ -6,12 +6,14 @@ import type { Envelope, ErrorData } from '../../../clients/sdk/src/protocol.ts'
 import { checkPostMessage, doPostMessage } from '../services/post-message.ts'
 import { doRestoreHistory } from '../services/restore-history.ts'
 import { doSync } from '../services/sync.ts'
+import { doFetchDelta } from '../services/fetch-delta.ts'
 import { doSearch } from '../services/search.ts'
 import type { Caller, Core } from '../services/context.ts'
 import { doMarkRead, doMarkReceived } from '../services/receipts.ts'
 import { doListChatsPage } from '../services/list-chats.ts'
 import { isPlainObject, requireId, type Data } from './fields.ts'
 import type { AppendInput } from '../store/types.ts'
+import { unexpectedError } from '../db/unavailable.ts'
 import { doCreateChat, doLeaveChat } from '../services/chats.ts'
 import { doSetChatTimer } from '../services/chats.ts'
 import { doBroadcastMessage } from '../services/broadcast.ts'
@@ -53,7 +55,8 @@ export function requestIdOf(value: unknown): string | undefined {
 }
 
 export function errorEnvelope(err: unknown, requestId: string | undefined, log?: DispatchLogger): Envelope<'ERROR', ErrorData> {
-  const e = err instanceof ChatError ? err : new ChatError('INTERNAL')
+  // An unreachable database is UNAVAILABLE (retry), anything else unexpected INTERNAL.
+  const e = err instanceof ChatError ? err : unexpectedError(err)
   if (!(err instanceof ChatError)) log?.error({ err }, 'request failed')
   const data: ErrorData = { code: e.code, message: e.message }
   if (requestId !== undefined) data.request_id = requestId
@@ -71,6 +74,8 @@ async function handleOne(core: Core, caller: Caller, env: RequestEnvelope): Prom
   switch (env.action) {
     case 'SYNC':
       return reply('SYNC_RESPONSE', await doSync(core, caller, env.data), env.request_id)
+    case 'FETCH_DELTA':
+      return reply('FETCH_DELTA_RESPONSE', await doFetchDelta(core, caller, env.data), env.request_id)
     case 'RESTORE_HISTORY':
       return reply('RESTORE_HISTORY_RESPONSE', await doRestoreHistory(core, caller, env.data), env.request_id)
     case 'POST_MESSAGE': {

@@ -5,6 +5,7 @@ import type { TokenService } from '../auth/tokens.ts'
 import type { AccessBus } from '../../../broker/src/access-events.ts'
 import type { AccessPolicy } from '../../../broker/src/access.ts'
 import type { InboxPublisher } from '../publish/inbox-publisher.ts'
+import type { ObjectStore } from '../storage/object-store.ts'
 
 /** What every service function works with. */
 export interface Core {
@@ -18,6 +19,8 @@ export interface Core {
   policy: AccessPolicy
   /** Events for one user on its inbox topic that are not deltas (read markers, receipts). */
   inbox: InboxPublisher
+  /** Object storage: sealed history partitions and uploaded files (storage/object-store.ts). */
+  objects: ObjectStore
 }
 
 /** The authenticated caller of a request. */

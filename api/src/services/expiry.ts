@@ -7,6 +7,7 @@ import type { Config } from '../../../config/schema.ts'
 import type { Sequencer } from '../sequencer/sequencer.ts'
 import { purgeExpired, type PurgedMessage } from '../store/secret-chats.ts'
 import type { Store } from '../store/store.ts'
+import { startPeriodicTask, type PeriodicTask, type TaskLogger } from './periodic-task.ts'
 
 /** What a sweep needs: the store, the sequencer and the batch size. */
 export interface SweepDeps {
@@ -59,51 +60,17 @@ export async function sweepExpired(deps: SweepDeps, opts: SweepOptions = {}): Pr
   return total
 }
 
-export interface SweeperLogger {
-  error(obj: object, msg: string): void
-}
-
-export interface ExpirySweeper {
-  /** Runs one sweep now (after the one in flight, if any); answers how many it purged. */
-  sweepNow(): Promise<number>
-  /** Stops the timer and waits for a sweep in flight. */
-  stop(): Promise<void>
-}
-
 /**
- * Starts sweeping every `config.expirySweepMs` (0: never on this process; sweepNow still
+ * Starts sweeping every `config.expirySweepMs` (0: never on this process; runNow still
  * works). Sweeps of one process never overlap; a failed sweep is logged and retried on the
  * next tick.
  */
-export function startExpirySweeper(deps: SweepDeps & { config: Pick<Config, 'expiryBatchMax' | 'expirySweepMs'> }, log: SweeperLogger, opts: SweepOptions = {}): ExpirySweeper {
-  let timer: NodeJS.Timeout | undefined
-  let stopped = false
-  let running: Promise<number> = Promise.resolve(0)
-
-  const sweepNow = (): Promise<number> => {
-    const next = running.catch(() => 0).then(() => sweepExpired(deps, opts))
-    running = next.catch((err: unknown) => {
-      log.error({ err }, 'purging expired messages failed; retrying on the next sweep')
-      return 0
-    })
-    return next
-  }
-
-  const schedule = (): void => {
-    if (stopped || deps.config.expirySweepMs === 0) return
-    timer = setTimeout(() => {
-      void sweepNow().catch(() => undefined).finally(schedule)
-    }, deps.config.expirySweepMs)
-    timer.unref()
-  }
-  schedule()
-
-  return {
-    sweepNow,
-    async stop() {
-      stopped = true
-      if (timer !== undefined) clearTimeout(timer)
-      await running
-    },
-  }
+export function startExpirySweeper(deps: SweepDeps & { config: Pick<Config, 'expiryBatchMax' | 'expirySweepMs'> }, log: TaskLogger, opts: SweepOptions = {}): PeriodicTask<number> {
+  return startPeriodicTask({
+    intervalMs: deps.config.expirySweepMs,
+    run: () => sweepExpired(deps, opts),
+    failed: 0,
+    failure: 'purging expired messages failed; retrying on the next sweep',
+    log,
+  })
 }

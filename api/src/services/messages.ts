@@ -9,7 +9,7 @@ import { toDeltaJson } from '../publish/delta-json.ts'
 import { optionalId, requireMessageId, type Data } from '../requests/fields.ts'
 import { closePoll, deleteMessage, editMessage, setPinned, setReaction, vote, type MessageChangeResult } from '../store/message-changes.ts'
 import type { ChangeWork } from '../store/changes.ts'
-import { isGone, type MessageRecord } from '../store/messages.ts'
+import { isGone, POLL_UPDATE_TYPES, type MessageRecord, type PollUpdateRow } from '../store/messages.ts'
 import type { ChannelRecord } from '../store/types.ts'
 import type { Caller, Core } from './context.ts'
 import { checkContentSize, checkMentions, LIMITS, parseMentions } from './message-input.ts'
@@ -139,10 +139,10 @@ export async function doClosePoll(core: Core, caller: Caller, data: Data): Promi
  * Poll results folded from the log: each user's latest vote or retraction counts, and the
  * poll is closed by a poll_closed delta or its closing time.
  */
-async function pollResults(core: Core, caller: Caller, m: MessageRecord): Promise<PollResultsJson> {
+async function pollResults(core: Core, caller: Caller, m: MessageRecord, prefetched?: readonly PollUpdateRow[]): Promise<PollResultsJson> {
   const poll = m.meta.poll!
-  const updates = await core.store.db.prisma.delta.findMany({
-    where: { targetId: m.id, type: { in: ['poll_vote', 'poll_retracted', 'poll_closed'] } },
+  const updates = prefetched ?? await core.store.db.prisma.delta.findMany({
+    where: { targetId: m.id, type: { in: [...POLL_UPDATE_TYPES] } },
     orderBy: { id: 'asc' },
     select: { type: true, userId: true, meta: true },
   })
@@ -158,8 +158,19 @@ async function pollResults(core: Core, caller: Caller, m: MessageRecord): Promis
   return { counts, voters: byUser.size, closed, my_votes: byUser.get(caller.userId) ?? [] }
 }
 
+/**
+ * What messageJson otherwise reads per message, read beforehand for many messages at once
+ * (FETCH_DELTA: a batch of lookups in one snapshot instead of a query per message).
+ */
+export interface MessageLookups {
+  /** The originals of replies, by id (absent: no such message any more). */
+  originals: ReadonlyMap<bigint, Pick<MessageRecord, 'isDeleted' | 'expiresAt'>>
+  /** Each poll's poll_vote, poll_retracted and poll_closed deltas, oldest first. */
+  pollUpdates: ReadonlyMap<bigint, readonly PollUpdateRow[]>
+}
+
 /** The wire form of a message's current state, for a reader. */
-export async function messageJson(core: Core, caller: Caller, m: MessageRecord, reactions?: Map<string, string[]>): Promise<MessageJson> {
+export async function messageJson(core: Core, caller: Caller, m: MessageRecord, reactions?: Map<string, string[]>, lookups?: MessageLookups): Promise<MessageJson> {
   const json: MessageJson = {
     message_id: m.id.toString(),
     channel_id: m.channelId,
@@ -184,11 +195,11 @@ export async function messageJson(core: Core, caller: Caller, m: MessageRecord, 
   if (m.pinnedAt !== null) json.pinned = { at: m.pinnedAt.toISOString(), by: m.pinnedBy ?? '' }
   if (quote !== undefined) {
     // The quote stays as it was; it links to the original while the original exists.
-    const original = await core.store.messages.find(BigInt(quote.message_id))
+    const original = lookups !== undefined ? lookups.originals.get(BigInt(quote.message_id)) ?? null : await core.store.messages.find(BigInt(quote.message_id))
     json.reply_to = { ...quote, original: original === null || isGone(original) ? 'deleted' : 'available' }
     if (json.reply_to.original === 'deleted') json.reply_to.content = null
   }
-  if (m.kind === 'poll' && m.meta.poll !== undefined) json.poll = await pollResults(core, caller, m)
+  if (m.kind === 'poll' && m.meta.poll !== undefined) json.poll = await pollResults(core, caller, m, lookups === undefined ? undefined : lookups.pollUpdates.get(m.id) ?? [])
   return json
 }
 

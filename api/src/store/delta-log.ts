@@ -12,7 +12,7 @@ import type { DeltaType } from '../../../clients/sdk/src/protocol.ts'
 /** A deltas row as Prisma reads it (attachments: the Json column's value). */
 type DeltaRowRead = Omit<DeltaRow, 'attachments' | 'message'> & { attachments: unknown }
 
-function toRecord(row: DeltaRowRead, serverId: string | null): DeltaRecord {
+export function toRecord(row: DeltaRowRead, serverId: string | null): DeltaRecord {
   return {
     deltaId: row.id,
     channelId: row.channelId,
@@ -84,6 +84,38 @@ export class DeltaLog {
     return rows.map((r) => toRecord(r, servers.get(r.channelId) ?? null))
   }
 
+  /**
+   * Whether more than `cap` deltas of the given channels lie in (after, upTo]: a COUNT over
+   * at most cap + 1 index entries, with nothing read into memory.
+   */
+  async moreThanAfter(channelIds: readonly string[], after: bigint, upTo: bigint, cap: number): Promise<boolean> {
+    let total = 0
+    for (let i = 0; i < channelIds.length && total <= cap; i += IN_CHUNK) {
+      total += await this.db.prisma.delta.count({ where: { channelId: { in: channelIds.slice(i, i + IN_CHUNK) }, id: { gt: after, lte: upTo } }, take: cap + 1 - total })
+    }
+    return total > cap
+  }
+
+  /**
+   * How many deltas of each of the given channels lie among the oldest `cap` + 1 in
+   * (after, upTo]: which channels a client that is more than `cap` behind misses, at least.
+   */
+  async countAfter(channelIds: readonly string[], after: bigint, upTo: bigint, cap: number): Promise<Map<string, number>> {
+    const byChannel = new Map<string, number>()
+    let total = 0
+    for (let i = 0; i < channelIds.length && total <= cap; i += IN_CHUNK) {
+      const rows = await this.db.prisma.delta.findMany({
+        where: { channelId: { in: channelIds.slice(i, i + IN_CHUNK) }, id: { gt: after, lte: upTo } },
+        orderBy: { id: 'asc' },
+        take: cap + 1 - total,
+        select: { channelId: true },
+      })
+      for (const r of rows) byChannel.set(r.channelId, (byChannel.get(r.channelId) ?? 0) + 1)
+      total += rows.length
+    }
+    return byChannel
+  }
+
   /** Deltas of one channel with seq > afterSeq, in seq order. */
   async channelDeltas(channelId: string, serverId: string | null, afterSeq: bigint, limit: number): Promise<DeltaRecord[]> {
     const rows = await this.db.prisma.delta.findMany({
@@ -99,11 +131,30 @@ export class DeltaLog {
     return row?.lastSeq ?? 0n
   }
 
-  async partitions(channelId: string): Promise<{ partitionNo: number; startSeq: bigint; endSeq: bigint; deltaCount: number; byteSize: bigint; sealed: boolean }[]> {
+  /** The channel's log partitions in order, with their archive files (sealed ones, once written). */
+  async partitions(channelId: string): Promise<PartitionRecord[]> {
     return this.db.prisma.deltaPartition.findMany({
       where: { channelId },
       orderBy: { partitionNo: 'asc' },
-      select: { partitionNo: true, startSeq: true, endSeq: true, deltaCount: true, byteSize: true, sealed: true },
+      select: {
+        partitionNo: true, startSeq: true, endSeq: true, startDeltaId: true, endDeltaId: true, deltaCount: true, byteSize: true, sealed: true,
+        objectKey: true, sha256: true, archivedBytes: true, archivedAt: true,
+      },
     })
   }
+}
+
+export interface PartitionRecord {
+  partitionNo: number
+  startSeq: bigint
+  endSeq: bigint
+  startDeltaId: bigint
+  endDeltaId: bigint
+  deltaCount: number
+  byteSize: bigint
+  sealed: boolean
+  objectKey: string | null
+  sha256: string | null
+  archivedBytes: bigint | null
+  archivedAt: Date | null
 }

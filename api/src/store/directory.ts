@@ -51,6 +51,12 @@ export class Directory {
     return (await this.member(serverId, userId))?.role ?? null
   }
 
+  /** How many members a server has (the counter kept with its rows), or null for no live server. */
+  async serverMemberCount(serverId: string): Promise<number | null> {
+    const row = await this.db.prisma.server.findFirst({ where: { id: serverId, deletedAt: null }, select: { memberCount: true } })
+    return row?.memberCount ?? null
+  }
+
   /** The membership of userId in a server (role, mute), or null. */
   async member(serverId: string, userId: string): Promise<MemberRecord | null> {
     const row = await this.db.prisma.serverMember.findUnique({ where: { serverId_userId: { serverId, userId } }, select: { role: true, mutedUntil: true } })

@@ -42,6 +42,16 @@ export function isGone(m: Pick<MessageRecord, 'isDeleted' | 'expiresAt'>, now = 
   return m.isDeleted || (m.expiresAt !== null && m.expiresAt.getTime() <= now)
 }
 
+/** The deltas poll results are folded from (services/messages.ts, pollResults). */
+export const POLL_UPDATE_TYPES = ['poll_vote', 'poll_retracted', 'poll_closed'] as const
+
+/** One of those deltas, as the fold reads it. */
+export interface PollUpdateRow {
+  type: string
+  userId: string
+  meta: string | null
+}
+
 export interface MessageVersion {
   deltaId: bigint
   content: string | null

@@ -55,6 +55,23 @@ export function setChatTimer(chatId: string, actorId: string, ttlSeconds: number
 
 // ---- purging expired messages
 
+/**
+ * Marks the archives of the sealed partitions that hold these deltas as stale: archived_at
+ * goes back to NULL (the archiver writes the partition again) and archive_version rises (an
+ * archiver that read the partition before this purge cannot mark its file as current).
+ */
+async function invalidateArchives(tx: Tx, deltas: readonly { channelId: string; deltaId: bigint }[]): Promise<void> {
+  const byChannel = new Map<string, bigint[]>()
+  for (const d of deltas) byChannel.set(d.channelId, [...(byChannel.get(d.channelId) ?? []), d.deltaId])
+  for (const [channelId, ids] of byChannel) {
+    const ranges = ids.map(() => '(start_delta_id <= ? AND end_delta_id >= ?)').join(' OR ')
+    await tx.run(
+      `UPDATE delta_partitions SET archived_at = NULL, archive_version = archive_version + 1 WHERE channel_id = ? AND sealed = TRUE AND (${ranges})`,
+      [channelId, ...ids.flatMap((id) => [param(id), param(id)])],
+    )
+  }
+}
+
 /** A message the sweeper purged, with the files its attachments named. */
 export interface PurgedMessage {
   messageId: bigint
@@ -112,6 +129,10 @@ export function purgeExpired(batchMax: number, now: Date = new Date()): ChangeWo
       [...cases, ...ids],
     )
     await tx.run(`UPDATE deltas SET content = NULL, meta = NULL WHERE type = 'edit' AND target_id IN (${marks})`, ids)
+    // A sealed partition holding any purged delta has an archive file with the content in it:
+    // mark it to be written again (services/history-archive.ts), and deleted with it the old file.
+    const edits = await tx.all(`SELECT delta_id, channel_id FROM deltas WHERE type = 'edit' AND target_id IN (${marks})`, ids)
+    await invalidateArchives(tx, [...rows.map((r) => ({ channelId: String(r['channel_id']), deltaId: idOf(r['message_id']) })), ...edits.map((r) => ({ channelId: String(r['channel_id']), deltaId: idOf(r['delta_id']) }))])
     await tx.run(`DELETE FROM message_reactions WHERE message_id IN (${marks})`, ids)
     await tx.run(`DELETE FROM poll_votes WHERE message_id IN (${marks})`, ids)
     await tx.run(`DELETE FROM message_mentions WHERE message_id IN (${marks})`, ids)

@@ -30,6 +30,8 @@ export const REQUEST_ACTIONS = [
   'SEARCH',
   // secret chats' timer, broadcast and chat history export
   'SET_CHAT_TIMER', 'BROADCAST_MESSAGE', 'EXPORT_CHAT',
+  // catch-up of one channel or chat as the final state of what changed (seed 004's fetchDelta)
+  'FETCH_DELTA',
 ] as const
 export type RequestAction = (typeof REQUEST_ACTIONS)[number]
 
@@ -222,6 +224,41 @@ export interface SyncResponseData {
   next_client_delta_id: string
   /** true when missing_deltas (with earlier pages) hold everything the client missed. */
   recovered: boolean
+  /**
+   * true when the client misses more than CHIME_SYNC_MAX_BEHIND deltas: missing_deltas is
+   * empty and the client catches up channel by channel (FETCH_DELTA or RESTORE_HISTORY).
+   */
+  restore_required: boolean
+  /** With restore_required: the channels seen behind, with how many deltas each misses (at least). */
+  behind?: { channel_id: string; missing: string }[]
+  /** With channel_id and client_seq: the seq to SYNC from next. */
+  next_client_seq?: string
+}
+
+/** FETCH_DELTA (also POST /api/sync/delta): one channel's or chat's missed deltas, folded. */
+export interface FetchDeltaData {
+  channel_id: string
+  /** The last seq the client has; "0" or absent: from the start. */
+  client_seq?: string
+  /** Deltas examined per page, at most CHIME_MAX_PAGE_SIZE. */
+  limit?: number
+}
+
+export interface FetchDeltaResponseData {
+  channel_id: string
+  /** The channel's last seq in the snapshot the page was read from. */
+  last_seq: string
+  /** Messages created in the page's window, as they are now; deleted and expired ones left out. */
+  new_messages: MessageJson[]
+  /** Older messages changed in the window, as they are now (`deleted: true` without content once gone). */
+  updates: MessageJson[]
+  /** The window's deltas that are not about messages (membership, the channel), as they are. */
+  deltas: DeltaJson[]
+  has_more: boolean
+  /** Ask from here next (FETCH_DELTA while has_more, then SYNC or live deltas). */
+  next_client_seq: string
+  /** true when the client now has everything up to last_seq. */
+  recovered: boolean
 }
 
 export interface RestoreHistoryData {
@@ -231,8 +268,38 @@ export interface RestoreHistoryData {
   limit?: number
 }
 
+/** Where a partition lies in its channel's log. */
+export interface PartitionRangeJson {
+  partition_no: number
+  start_seq: string
+  end_seq: string
+  start_delta_id: string
+  end_delta_id: string
+  delta_count: number
+}
+
+/** The first line of a history archive file (docs/protocol.md, "History archive files"). */
+export interface ArchiveHeaderJson extends PartitionRangeJson {
+  format: 'chime-history/1'
+  channel_id: string
+  server_id?: string
+}
+
+/** A sealed partition of a channel's log, archived as gzip NDJSON (docs/protocol.md, "History archive files"). */
+export interface ArchivedPartitionJson extends PartitionRangeJson {
+  /** Bytes of the compressed file. */
+  size: string
+  /** Hex SHA-256 of the compressed file. */
+  sha256: string
+  /** GET it before expires_at (Range requests work). */
+  url: string
+  expires_at: string
+}
+
 export interface RestoreHistoryResponseData {
   channel_id: string
+  /** Archive files covering seq after_seq + 1 onwards, in order; deltas continue after the last. */
+  partitions: ArchivedPartitionJson[]
   deltas: DeltaJson[]
   has_more: boolean
   next_after_seq: string
