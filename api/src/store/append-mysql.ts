@@ -7,7 +7,8 @@
 // dies, its connection and with it both locks go away.
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise'
 import type { AppendInput, AppendResult, DeltaRecord, PartitionLimits } from './types.ts'
-import { planAppend, retryKey, toRecord, type AppendPlan, type ChannelCursor } from './append-plan.ts'
+import { planAppend, retryKey, type AppendPlan, type ChannelCursor } from './append-plan.ts'
+import { mysqlDeltaRecord } from './delta-reads-mysql.ts'
 import type { AppendEngine, Row, SqlValue, Tx } from './append-engine.ts'
 import { mysqlParts } from '../db/open-database.ts'
 
@@ -89,16 +90,7 @@ export function createMysqlAppendEngine(url: string, limits: PartitionLimits, op
         [keyed.map((i) => [i.userId, i.clientMsgId])],
       )
       for (const r of found) {
-        const record = toRecord(
-          {
-            id: BigInt(r['delta_id'] as string), channelId: r['channel_id'] as string, seq: BigInt(r['seq'] as string), type: r['type'] as string,
-            userId: r['user_id'] as string, content: r['content'] as string | null, clientMsgId: r['client_msg_id'] as string | null,
-            targetId: r['target_id'] === null ? null : BigInt(r['target_id'] as string), meta: r['meta'] as string | null,
-            attachments: r['attachments'] === null ? null : typeof r['attachments'] === 'string' ? r['attachments'] : JSON.stringify(r['attachments']),
-            isPartitionHead: Number(r['is_partition_head']) === 1, createdAt: new Date(`${String(r['timestamp']).replace(' ', 'T')}Z`),
-          },
-          r['server_id'] as string | null,
-        )
+        const record = mysqlDeltaRecord(r, r['server_id'] as string | null)
         prior.set(retryKey(record.userId, record.clientMsgId!), record)
       }
     }

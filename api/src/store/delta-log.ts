@@ -8,6 +8,7 @@ import type { AppendEngine, Tx, TxOutcome } from './append-engine.ts'
 import type { DeltaRow } from './append-plan.ts'
 import type { AppendInput, AppendResult, DeltaRecord } from './types.ts'
 import type { DeltaType } from '../../../clients/sdk/src/protocol.ts'
+import type { DeltaReads } from './delta-reads-mysql.ts'
 
 /** A deltas row as Prisma reads it (attachments: the Json column's value). */
 type DeltaRowRead = Omit<DeltaRow, 'attachments' | 'message'> & { attachments: unknown }
@@ -37,6 +38,8 @@ export class DeltaLog {
   constructor(
     private readonly db: Database,
     private readonly engine: AppendEngine,
+    /** The page reads on the driver directly (MySQL); Prisma otherwise. */
+    private readonly reads?: DeltaReads,
   ) {}
 
   /**
@@ -70,6 +73,7 @@ export class DeltaLog {
   /** Deltas of the given channels with delta_id in (after, upTo], oldest first. */
   async deltasAfter(channelIds: readonly string[], after: bigint, upTo: bigint, limit: number): Promise<DeltaRecord[]> {
     if (channelIds.length === 0 || after >= upTo) return []
+    if (this.reads !== undefined) return this.reads.deltasAfter(channelIds, after, upTo, limit)
     // Prisma binds each id as a parameter and SQLite takes at most 999: ask per chunk of
     // channels, each for its first `limit` deltas; the first `limit` of their union is exact.
     const chunks: string[][] = []
@@ -118,6 +122,7 @@ export class DeltaLog {
 
   /** Deltas of one channel with seq > afterSeq, in seq order. */
   async channelDeltas(channelId: string, serverId: string | null, afterSeq: bigint, limit: number): Promise<DeltaRecord[]> {
+    if (this.reads !== undefined) return this.reads.channelDeltas(channelId, serverId, afterSeq, limit)
     const rows = await this.db.prisma.delta.findMany({
       where: { channelId, seq: { gt: afterSeq } },
       orderBy: { seq: 'asc' },

@@ -2,6 +2,7 @@ import { openDatabase, sqlitePath, type Database } from '../db/open-database.ts'
 import { createMysqlAppendEngine } from './append-mysql.ts'
 import { createSqliteAppendEngine } from './append-sqlite.ts'
 import { DeltaLog } from './delta-log.ts'
+import { createMysqlDeltaReads } from './delta-reads-mysql.ts'
 import { Directory } from './directory.ts'
 import { MessageStore } from './messages.ts'
 import type { PartitionLimits } from './types.ts'
@@ -25,14 +26,16 @@ export async function openStore(url: string, limits: PartitionLimits, opts: Stor
   // The append path runs on the drivers directly (prepared statements, one round trip per
   // statement instead of Prisma's per-query planning); everything else goes through Prisma.
   const engine = db.dialect === 'mysql' ? createMysqlAppendEngine(url, limits, opts) : createSqliteAppendEngine(sqlitePath(url), limits)
+  const reads = db.dialect === 'mysql' ? createMysqlDeltaReads(url) : undefined
   const directory = new Directory(db)
   return {
     db,
     directory,
-    log: new DeltaLog(db, engine),
+    log: new DeltaLog(db, engine, reads),
     messages: new MessageStore(db, directory),
     async close() {
       await engine.close()
+      await reads?.close()
       await db.close()
     },
   }
