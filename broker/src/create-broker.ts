@@ -124,7 +124,7 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
   instance = aedes
   guardSubscriptionStore(aedes)
   const offline = startOfflineSweeper(aedes, deps.log)
-  gateway = new RequestGateway(aedes, deps.backend)
+  gateway = new RequestGateway(aedes, deps.backend, deps.log)
   // Consumed requests and refused publishes stop here instead of entering the fan-out.
   const publish = aedes.publish.bind(aedes)
   aedes.publish = ((packet, ...rest: unknown[]) => {

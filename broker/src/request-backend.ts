@@ -1,5 +1,5 @@
 import type { Envelope } from '../../clients/sdk/src/protocol.ts'
-import { ChatError, isErrorCode } from '../../clients/sdk/src/errors.ts'
+import { ChatError, isErrorCode, outcomeUnknown } from '../../clients/sdk/src/errors.ts'
 import { errorEnvelope, requestIdOf } from '../../api/src/requests/dispatch.ts'
 import type { TokenService } from '../../api/src/auth/tokens.ts'
 import type { Session } from './sessions.ts'
@@ -45,12 +45,15 @@ export function createHttpRequestBackend(apiUrl: string, tokens?: TokenService, 
           signal: AbortSignal.timeout(timeoutMs),
         })
       } catch {
-        return fail(new ChatError('UNAVAILABLE', 'the API sidecar did not answer'))
+        return fail(outcomeUnknown('the API sidecar did not answer'))
       }
       const body: unknown = await res.json().catch(() => null)
       if (Array.isArray(body) && body.length === requests.length) return body as Envelope[]
-      const code = (body as { data?: { code?: unknown } } | null)?.data?.code
-      return fail(new ChatError(isErrorCode(code) ? code : 'UNAVAILABLE'))
+      // The whole batch was refused (an error envelope: nothing ran), or the answer is not
+      // one Chime writes (a proxy's error page: what ran is unknown).
+      const data = (body as { data?: { code?: unknown; message?: unknown; details?: Record<string, unknown> } } | null)?.data
+      if (!isErrorCode(data?.code)) return fail(outcomeUnknown(`the API sidecar answered HTTP ${res.status} without a Chime reply`))
+      return fail(new ChatError(data.code, typeof data.message === 'string' ? data.message : undefined, data.details))
     },
   }
 }

@@ -3,9 +3,16 @@
 // only after the request is done: for POST_MESSAGE, after its commit. The packets of one
 // client are queued in arrival order and handed over in batches, one batch in flight at a
 // time, so a client's posts keep their order and group into one transaction under load.
+//
+// A QoS 1 request whose outcome is unknown (the API sidecar or the database went away while it
+// ran: UNAVAILABLE with details.outcome 'unknown') is never acknowledged, since a PUBACK must
+// mean "done" (BRIEF invariant 1). The broker acknowledges the rest of the batch, then closes
+// the connection; the client's MQTT layer sends the unacknowledged request again after it
+// reconnects, and the same client_msg_id makes a post that had committed come back
+// `duplicate: true` instead of twice.
 import type { Aedes, Client } from 'aedes'
-import { ChatError } from '../../clients/sdk/src/errors.ts'
-import type { Envelope } from '../../clients/sdk/src/protocol.ts'
+import { ChatError, isOutcomeUnknown } from '../../clients/sdk/src/errors.ts'
+import type { Envelope, ErrorData } from '../../clients/sdk/src/protocol.ts'
 import { topics } from '../../clients/sdk/src/topics.ts'
 import { errorEnvelope, requestIdOf } from '../../api/src/requests/dispatch.ts'
 import type { RequestBackend } from './request-backend.ts'
@@ -14,13 +21,24 @@ import { sessionOf, type Session } from './sessions.ts'
 interface Queued {
   value: unknown
   parseError?: ChatError
+  /** Whether the client waits for a PUBACK (QoS 1 or 2). */
+  acknowledged: boolean
   done: () => void
 }
 
 interface ClientQueue {
   items: Queued[]
   running: boolean
+  /** Set once the connection is being closed over an unacknowledged request: nothing more is answered. */
+  closing: boolean
 }
+
+export interface GatewayLogger {
+  warn(obj: object, msg: string): void
+}
+
+/** How long the PUBACKs written before a close may take to leave (a client that does not read). */
+const FLUSH_BEFORE_CLOSE_MS = 2_000
 
 export class RequestGateway {
   private readonly queues = new WeakMap<Client, ClientQueue>()
@@ -28,21 +46,28 @@ export class RequestGateway {
   constructor(
     private readonly broker: Aedes,
     private readonly backend: RequestBackend,
+    private readonly log: GatewayLogger,
   ) {}
 
-  /** Takes one request packet's payload; `done` is called once it has been answered. */
-  accept(client: Client, payload: Buffer, done: () => void): void {
+  /**
+   * Takes one request packet's payload; `done` is called once it has been answered (and
+   * never, for a request whose outcome is unknown: its connection is closed instead).
+   */
+  accept(client: Client, payload: Buffer, qos: number, done: () => void): void {
+    const acknowledged = qos > 0
     let item: Queued
     try {
-      item = { value: JSON.parse(payload.toString('utf8')), done }
+      item = { value: JSON.parse(payload.toString('utf8')), acknowledged, done }
     } catch {
-      item = { value: undefined, parseError: new ChatError('BAD_JSON'), done }
+      item = { value: undefined, parseError: new ChatError('BAD_JSON'), acknowledged, done }
     }
     let q = this.queues.get(client)
     if (q === undefined) {
-      q = { items: [], running: false }
+      q = { items: [], running: false, closing: false }
       this.queues.set(client, q)
     }
+    // After an unknown outcome the client sends everything unacknowledged again on its next connection.
+    if (q.closing) return
     q.items.push(item)
     if (!q.running) {
       q.running = true
@@ -72,8 +97,16 @@ export class RequestGateway {
       batch.forEach((b, i) => {
         replies[i] = b.parseError !== undefined ? errorEnvelope(b.parseError, undefined) : answered[k++] ?? errorEnvelope(new ChatError('INTERNAL'), requestIdOf(b.value))
       })
-      this.sendToInbox(session.userId, replies)
-      batch.forEach((b) => b.done())
+      const withheld = batch.filter((b, i) => b.acknowledged && replies[i]!.action === 'ERROR' && isOutcomeUnknown(replies[i]!.data as ErrorData))
+      this.sendToInbox(session.userId, replies.filter((_, i) => !withheld.includes(batch[i]!)))
+      for (const b of batch) if (!withheld.includes(b)) b.done()
+      if (withheld.length > 0) {
+        q.closing = true
+        const unanswered = withheld.length + q.items.length
+        q.items.length = 0
+        this.log.warn({ clientId: client.id, unanswered }, 'closing the connection: the outcome of its requests is unknown (API sidecar or database unavailable); the client sends them again')
+        closeAfterFlush(client)
+      }
     }
     q.running = false
   }
@@ -84,4 +117,18 @@ export class RequestGateway {
       this.broker.publish({ cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(reply)), qos: 1, retain: false, dup: false }, () => {})
     }
   }
+}
+
+/** Closes a client's connection once what was written to it (the PUBACKs just sent) has left. */
+function closeAfterFlush(client: Client): void {
+  const conn = client.conn as { writableLength?: number; once?(event: 'drain', fn: () => void): unknown }
+  if (conn.writableLength === undefined || conn.writableLength === 0 || conn.once === undefined) {
+    setImmediate(() => client.close())
+    return
+  }
+  const timer = setTimeout(() => client.close(), FLUSH_BEFORE_CLOSE_MS)
+  conn.once('drain', () => {
+    clearTimeout(timer)
+    client.close()
+  })
 }

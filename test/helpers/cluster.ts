@@ -93,8 +93,11 @@ export interface Sent {
   data: Record<string, unknown>
   /** When it was published (Date.now()). */
   sentAt: number
-  /** The broker's PUBACK arrived. */
+  /** The broker's PUBACK arrived, and when. */
   acked: boolean
+  ackedAt?: number
+  /** The connection went before the PUBACK (the request may be sent again, by a retry). */
+  failed?: boolean
   /** The inbox reply with this request_id (in `request_id` or `data.request_id`), and when it came. */
   reply?: Envelope<string, { request_id?: string; code?: string } & Record<string, unknown>>
   repliedAt?: number
@@ -122,6 +125,7 @@ export class RequestClient {
   private readonly ending = new WeakSet<MqttClient>()
   private stopReconnecting = false
   private reconnectPort: number | undefined
+  private reconnectTimeoutMs = 30_000
   /** Connections that dropped without this side ending them. */
   drops = 0
   private n = 0
@@ -197,14 +201,15 @@ export class RequestClient {
   }
 
   /**
-   * From now on, when the connection drops, reconnect to `port` until it works (up to 30 s),
+   * From now on, when the connection drops, reconnect to `port` until it works (up to `timeoutMs`),
    * as a client library with automatic reconnection does; called again, it changes the port.
    * Publishes still awaiting their PUBACK on the lost connection fail (their records stay
    * unacknowledged).
    */
-  reconnectOnClose(port: number): void {
+  reconnectOnClose(port: number, timeoutMs = 30_000): void {
     const armed = this.reconnectPort !== undefined
     this.reconnectPort = port
+    this.reconnectTimeoutMs = timeoutMs
     if (armed) return
     // Stops before the connections are closed in teardown (deferred cleanups run last first).
     defer(this.t, () => {
@@ -215,7 +220,7 @@ export class RequestClient {
         if (client !== this.client || this.ending.has(client) || this.stopReconnecting) return
         this.drops++
         void this.end(client)
-        void waitFor(`${this.clientId} to reconnect`, () => (this.stopReconnecting ? true : this.reopen(this.reconnectPort!).then(() => true, () => undefined)), 30_000).then(
+        void waitFor(`${this.clientId} to reconnect`, () => (this.stopReconnecting ? true : this.reopen(this.reconnectPort!).then(() => true, () => undefined)), this.reconnectTimeoutMs).then(
           () => {
             if (!this.stopReconnecting) watch(this.client)
           },
@@ -235,10 +240,17 @@ export class RequestClient {
   send(action: string, data: Record<string, unknown>, requestId = `${this.clientId}-r${++this.n}`): { record: Sent; acked: Promise<Sent> } {
     const record: Sent = { requestId, data, acked: false, sentAt: Date.now() }
     this.sent.set(requestId, record)
-    const acked = this.client.publishAsync(topics.requests(this.clientId), JSON.stringify({ action, request_id: requestId, data }), { qos: 1 }).then(() => {
-      record.acked = true
-      return record
-    })
+    const acked = this.client.publishAsync(topics.requests(this.clientId), JSON.stringify({ action, request_id: requestId, data }), { qos: 1 }).then(
+      () => {
+        record.acked = true
+        record.ackedAt = Date.now()
+        return record
+      },
+      (err: unknown) => {
+        record.failed = true
+        throw err
+      },
+    )
     return { record, acked }
   }
 
@@ -271,7 +283,7 @@ export class Poster {
       if (this.stopped) break
       // Wait out a reconnection instead of queueing posts on a dead connection.
       if (!this.rc.client.connected) {
-        await waitFor('the poster to be connected', () => (this.rc.client.connected ? true : undefined), 30_000)
+        await waitFor('the poster to be connected', () => (this.rc.client.connected ? true : undefined), 120_000)
       }
       const id = `${this.prefix}${i}`
       const { record, acked } = this.rc.send('POST_MESSAGE', { channel_id: this.channelId, content: id, client_msg_id: id }, id)
@@ -300,12 +312,12 @@ export class Poster {
  * found their post already committed (duplicate: true).
  */
 export async function retryUnanswered(rc: RequestClient, records: readonly Sent[]): Promise<{ retried: number; alreadyCommitted: number }> {
-  const todo = records.filter((r) => r.reply?.action !== 'POST_MESSAGE_RESPONSE')
-  const replies = await Promise.all(todo.map((r) => rc.call('POST_MESSAGE', r.data)))
+  const unanswered = records.filter((r) => r.reply?.action !== 'POST_MESSAGE_RESPONSE')
+  const replies = await Promise.all(unanswered.map((r) => rc.call('POST_MESSAGE', r.data)))
   replies.forEach((reply, i) => {
-    if (reply.action !== 'POST_MESSAGE_RESPONSE') throw new Error(`the retry of ${todo[i]!.requestId} answered ${JSON.stringify(reply)}`)
+    if (reply.action !== 'POST_MESSAGE_RESPONSE') throw new Error(`the retry of ${unanswered[i]!.requestId} answered ${JSON.stringify(reply)}`)
   })
-  return { retried: todo.length, alreadyCommitted: replies.filter((r) => r.data['duplicate'] === true).length }
+  return { retried: unanswered.length, alreadyCommitted: replies.filter((r) => r.data['duplicate'] === true).length }
 }
 
 /**

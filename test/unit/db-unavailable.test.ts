@@ -28,6 +28,7 @@ t.test('an unreachable database', async (t) => {
   for (const [what, err] of cases) {
     t.ok(isDatabaseUnavailable(err), what)
     t.equal(unexpectedError(err).code, 'UNAVAILABLE', `${what}: UNAVAILABLE`)
+    t.same(unexpectedError(err).details, { outcome: 'unknown' }, `${what}: the outcome is unknown (the commit may have gone through)`)
   }
 })
 

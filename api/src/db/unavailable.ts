@@ -6,7 +6,7 @@
 // retry with the same client_msg_id resolves. The errors come from two drivers: mysql2 (the
 // append transaction, api/src/store/append-mysql.ts) and the mariadb connector under Prisma's
 // driver adapter, which nests the driver's error in `meta.driverAdapterError.cause`.
-import { ChatError } from '../../../clients/sdk/src/errors.ts'
+import { ChatError, outcomeUnknown } from '../../../clients/sdk/src/errors.ts'
 
 /** Socket errors of Node.js, and mysql2's codes for a connection that is gone. */
 const UNREACHABLE_CODES = new Set([
@@ -62,5 +62,5 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 
 /** The coded error a client gets for an error that is not a ChatError. */
 export function unexpectedError(err: unknown): ChatError {
-  return isDatabaseUnavailable(err) ? new ChatError('UNAVAILABLE', 'the database did not answer; retry later (a post with the same client_msg_id)') : new ChatError('INTERNAL')
+  return isDatabaseUnavailable(err) ? outcomeUnknown('the database did not answer; retry later (a post with the same client_msg_id)') : new ChatError('INTERNAL')
 }

@@ -28,7 +28,7 @@ export function createAuthorizePublish(access: AccessPolicy, gateway: RequestGat
     if (t?.kind === 'requests') {
       if (t.clientId !== client.id) return drop(new ChatError('CLIENT_ID_MISMATCH', `publish requests on requests/${client.id}`))
       dropped.add(packet)
-      gateway.accept(client, packet.payload as Buffer, () => done(null))
+      gateway.accept(client, packet.payload as Buffer, packet.qos, () => done(null))
       return
     }
     if (t?.kind === 'typing' || t?.kind === 'chat-typing') {

@@ -89,3 +89,18 @@ export class ChatError extends Error {
     this.details = details
   }
 }
+
+/**
+ * UNAVAILABLE errors whose request may nevertheless have been carried out (the API sidecar or
+ * the database went away while it ran) carry `details.outcome: 'unknown'`: retry a post with
+ * the same `client_msg_id`. Over MQTT at QoS 1 such a request is never acknowledged: the
+ * broker closes the connection instead, and the client's MQTT layer sends it again.
+ */
+export function outcomeUnknown(message: string): ChatError {
+  return new ChatError('UNAVAILABLE', message, { outcome: 'unknown' })
+}
+
+/** Whether an ERROR's data says its request may have been carried out (see outcomeUnknown). */
+export function isOutcomeUnknown(data: { code?: unknown; details?: Record<string, unknown> } | undefined): boolean {
+  return data?.code === 'UNAVAILABLE' && data.details?.['outcome'] === 'unknown'
+}
