@@ -1,10 +1,12 @@
 // The object store conformance suite: the same expectations of the local store (files under
 // CHIME_DATA_DIR/objects, links served by the API of a running Chime) and of the S3 store
 // (the minio client against s3rver). s3rver does not check signatures, so expiry and
-// tampering of links are tested on the local store only, at the end.
+// tampering of links (part links included) and size limits of upload links are tested on
+// the local store only, at the end.
 import t from 'tap'
 import type { Test } from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
+import { request as httpRequest } from 'node:http'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -18,9 +20,24 @@ import { loadConfig } from '../../config/load-config.ts'
 import { startTestChime, type TestChime } from '../helpers/chime.ts'
 import { startS3 } from '../helpers/s3.ts'
 import { defer } from '../helpers/cleanup.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const MIB = 1024 * 1024
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
+const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex')
+
+/** What a PUT to a part link answered: its status, its ETag header, and the error code of a Chime error body. */
+async function putPart(url: string, body: Buffer): Promise<{ status: number; etag: string | null; code: string | undefined }> {
+  const res = await fetch(url, { method: 'PUT', body: new Uint8Array(body) })
+  const text = await res.text()
+  let code: string | undefined
+  try {
+    code = (JSON.parse(text) as { data?: { code?: string } }).data?.code
+  } catch {
+    code = undefined
+  }
+  return { status: res.status, etag: res.headers.get('etag'), code }
+}
 
 async function bytesOf(stream: Readable | null): Promise<Buffer | null> {
   if (stream === null) return null
@@ -41,6 +58,8 @@ interface Harness {
   absolute(link: string): string
   /** Every file and directory of the store (local) or every object (S3), to show nothing changed. */
   snapshot(): Promise<string[]>
+  /** Every file and directory where unfinished multipart uploads are kept (the local store's staging directory; s3rver's). */
+  staging(): Promise<string[]>
 }
 
 async function listTree(root: string): Promise<string[]> {
@@ -60,7 +79,7 @@ async function localHarness(t: Test): Promise<Harness & { chime: TestChime; loca
   const chime = await startTestChime(t)
   const local = chime.running.objects
   if (!(local instanceof LocalObjectStore)) throw new Error('the embedded profile without CHIME_S3_ENDPOINT uses the local store')
-  return { chime, local, store: local, absolute: (link) => chime.baseUrl + link, snapshot: () => listTree(local.root) }
+  return { chime, local, store: local, absolute: (link) => chime.baseUrl + link, snapshot: () => listTree(local.root), staging: () => listTree(join(local.root, '.uploads')) }
 }
 
 async function s3Harness(t: Test): Promise<Harness> {
@@ -74,7 +93,7 @@ async function s3Harness(t: Test): Promise<Harness> {
     for (const k of ['basic/one', 'keys/keep', 'keys/other']) if ((await store.head(k)) !== null) out.push(k)
     return out
   }
-  return { store, absolute: (link) => link, snapshot: keys }
+  return { store, absolute: (link) => link, snapshot: keys, staging: () => listTree(s3.uploadsDir('conformance')) }
 }
 
 const INVALID_KEYS = ['', 'a/../b', '..', 'a/./b', 'a//b', '/a', 'a/', '.hidden', 'a/.b', 'a b', 'a\\b', 'ä', 'x'.repeat(513), 'a/' + 'b'.repeat(129)]
@@ -244,6 +263,145 @@ async function conformance(t: Test, name: string, make: (t: Test) => Promise<Har
       t.same(await bytesOf(await store.get('uploads/photo')), body, 'the uploaded bytes')
       await store.delete(['uploads/photo'])
     })
+
+    await t.test('multipart uploads by link', async (t) => {
+      // Two full 5 MiB parts and a short last one: the smallest upload S3's rules allow.
+      const body = randomBytes(10 * MIB + 4321)
+      const chunks = [body.subarray(0, 5 * MIB), body.subarray(5 * MIB, 10 * MIB), body.subarray(10 * MIB)]
+      const chunk = (n: number): Buffer => chunks[n - 1]!
+      const link = async (key: string, uploadId: string, n: number): Promise<string> => h.absolute(await store.partUploadUrl(key, uploadId, n, { expiresInSeconds: 300, maxBytes: 5 * MIB }))
+
+      await t.test('three parts PUT through links and completed read back the same bytes', async (t) => {
+        const key = 'multipart/three'
+        const id = await store.createMultipartUpload(key, { contentType: 'application/pdf' })
+        t.match(id, /^[A-Za-z0-9._~-]+$/, 'an upload id')
+        t.same(await store.listParts(key, id), [], 'no part yet')
+        const etags: string[] = []
+        // Sent out of order: the part numbers, not the order of arrival, order the bytes.
+        for (const n of [3, 1, 2]) {
+          const res = await putPart(await link(key, id, n), chunk(n))
+          t.equal(res.status, 200, `part ${n} stored`)
+          t.equal(res.etag, `"${md5(chunk(n))}"`, `part ${n}: its ETag header, the quoted MD5 of its bytes as S3 gives it`)
+          etags[n - 1] = res.etag ?? ''
+        }
+        t.equal(await store.head(key), null, 'nothing at the key before completion')
+        t.equal(await store.get(key), null, 'nothing to read before completion')
+        t.same(await store.listParts(key, id), chunks.map((c, i) => ({ partNumber: i + 1, etag: md5(c), size: c.length })), 'every part, by number, with its ETag and size')
+        await store.completeMultipartUpload(key, id, etags.map((etag, i) => ({ partNumber: i + 1, etag })))
+        const info = await store.head(key)
+        t.equal(info?.size, body.length, 'the size of the three parts')
+        t.equal(info?.contentType, 'application/pdf', 'the content type given at creation')
+        t.equal(sha((await bytesOf(await store.get(key)))!), sha(body), 'the same bytes (SHA-256)')
+        const res = await fetch(h.absolute(await store.downloadUrl(key, { expiresInSeconds: 300 })))
+        t.equal(sha(Buffer.from(await res.arrayBuffer())), sha(body), 'the same bytes through a download link')
+        t.equal(await codeOf(store.listParts(key, id)), 'NOT_FOUND', 'the upload is over')
+        t.equal(await codeOf(store.completeMultipartUpload(key, id, [{ partNumber: 1, etag: etags[0]! }])), 'NOT_FOUND', 'completing it again')
+        await store.abortMultipartUpload(key, id)
+        t.equal((await store.head(key))?.size, body.length, 'aborting a completed upload is not an error and leaves the object')
+        t.same(await h.staging(), [], 'nothing staged is left')
+        await store.delete([key])
+      })
+
+      await t.test('resuming: the client asks which parts arrived and sends the others', async (t) => {
+        const key = 'multipart/resume'
+        const id = await store.createMultipartUpload(key, { contentType: 'application/octet-stream' })
+        const first = await putPart(await link(key, id, 1), chunk(1))
+        t.equal(first.status, 200, 'part 1 stored')
+        // The connection drops here; the client kept the key and the upload id, nothing else.
+        const arrived = await store.listParts(key, id)
+        t.same(arrived, [{ partNumber: 1, etag: md5(chunk(1)), size: 5 * MIB }], 'part 1 is there')
+        for (const n of [1, 2, 3].filter((n) => !arrived.some((p) => p.partNumber === n))) {
+          t.equal((await putPart(await link(key, id, n), chunk(n))).status, 200, `part ${n} sent after resuming`)
+        }
+        const again = await putPart(await link(key, id, 1), chunk(1))
+        t.equal(again.etag, first.etag, 'a part sent twice: the same ETag')
+        const parts = await store.listParts(key, id)
+        t.same(parts.map((p) => p.partNumber), [1, 2, 3], 'one part per number')
+        await store.completeMultipartUpload(key, id, parts)
+        t.equal(sha((await bytesOf(await store.get(key)))!), sha(body), 'the same bytes')
+        await store.delete([key])
+      })
+
+      await t.test('a refused completion leaves nothing at the key and the upload open', async (t) => {
+        const key = 'multipart/refused'
+        const id = await store.createMultipartUpload(key, { contentType: 'text/plain' })
+        const small = chunk(3)
+        for (const [n, bytes] of [[1, chunk(1)], [2, small], [3, small]] as const) t.equal((await putPart(await link(key, id, n), bytes)).status, 200, `part ${n} stored`)
+        const e1 = md5(chunk(1))
+        const e2 = md5(small)
+        const refusals: [string, string, unknown][] = [
+          ['a wrong etag', 'UPLOAD_INCOMPLETE', [{ partNumber: 1, etag: md5('other bytes') }, { partNumber: 2, etag: e2 }]],
+          ['a part that never arrived', 'UPLOAD_INCOMPLETE', [{ partNumber: 1, etag: e1 }, { partNumber: 4, etag: e2 }]],
+          ['a part under 5 MiB that is not the last', 'INVALID_FIELD', [{ partNumber: 2, etag: e2 }, { partNumber: 3, etag: e2 }]],
+          ['no parts', 'INVALID_FIELD', []],
+          ['parts out of order', 'INVALID_FIELD', [{ partNumber: 2, etag: e2 }, { partNumber: 1, etag: e1 }]],
+          ['a part named twice', 'INVALID_FIELD', [{ partNumber: 1, etag: e1 }, { partNumber: 1, etag: e1 }]],
+          ['part number 0', 'INVALID_FIELD', [{ partNumber: 0, etag: e1 }]],
+          ['an etag that is not a string', 'INVALID_FIELD', [{ partNumber: 1, etag: 5 }]],
+          ['not a list', 'INVALID_FIELD', { partNumber: 1, etag: e1 }],
+        ]
+        for (const [what, code, parts] of refusals) {
+          t.equal(await codeOf(store.completeMultipartUpload(key, id, parts as { partNumber: number; etag: string }[])), code, `${what}: ${code}`)
+          t.equal(await store.head(key), null, `${what}: nothing at the key`)
+        }
+        t.same((await store.listParts(key, id)).map((p) => p.partNumber), [1, 2, 3], 'the upload is still open with its parts')
+        await store.completeMultipartUpload(key, id, [{ partNumber: 1, etag: e1 }, { partNumber: 2, etag: `"${e2}"` }])
+        t.same(await bytesOf(await store.get(key)), Buffer.concat([chunk(1), small]), 'then a right list completes it, from the parts named only')
+        t.same(await h.staging(), [], 'the part not named is gone with the upload')
+        await store.delete([key])
+      })
+
+      await t.test('abort removes the parts', async (t) => {
+        const key = 'multipart/aborted'
+        const id = await store.createMultipartUpload(key, { contentType: 'text/plain' })
+        t.equal((await putPart(await link(key, id, 1), chunk(3))).status, 200)
+        t.ok((await h.staging()).length > 0, 'the part is staged')
+        await store.abortMultipartUpload(key, id)
+        t.same(await h.staging(), [], 'nothing staged is left')
+        t.equal(await store.head(key), null, 'nothing at the key')
+        t.equal(await codeOf(store.listParts(key, id)), 'NOT_FOUND', 'the upload is over')
+        t.equal(await codeOf(store.completeMultipartUpload(key, id, [{ partNumber: 1, etag: md5(chunk(3)) }])), 'NOT_FOUND', 'it cannot be completed')
+        const late = await putPart(await link(key, id, 2), chunk(3))
+        t.equal(late.status, 404, 'a part sent after the abort is refused')
+        t.same(await h.staging(), [], 'and staged nowhere')
+        await store.abortMultipartUpload(key, id)
+        t.pass('aborting twice is not an error')
+      })
+
+      await t.test('unknown uploads and bad input', async (t) => {
+        const key = 'multipart/input'
+        const id = await store.createMultipartUpload(key, { contentType: 'text/plain' })
+        t.equal(await codeOf(store.listParts('multipart/other', id)), 'NOT_FOUND', 'an upload id belongs to its key')
+        t.equal(await codeOf(store.completeMultipartUpload('multipart/other', id, [{ partNumber: 1, etag: md5('') }])), 'NOT_FOUND', 'completing it under another key')
+        const unknown = '0'.repeat(32)
+        t.equal(await codeOf(store.listParts(key, unknown)), 'NOT_FOUND', 'listParts of an unknown upload')
+        t.equal(await codeOf(store.completeMultipartUpload(key, unknown, [{ partNumber: 1, etag: md5('') }])), 'NOT_FOUND', 'completing an unknown upload')
+        await store.abortMultipartUpload(key, unknown)
+        t.pass('aborting an unknown upload is not an error')
+        for (const bad of ['', 'a/../b', '.hidden']) {
+          t.equal(await codeOf(store.createMultipartUpload(bad, { contentType: 'text/plain' })), 'INVALID_OBJECT_KEY', `createMultipartUpload ${JSON.stringify(bad)}`)
+          t.equal(await codeOf(store.partUploadUrl(bad, id, 1, { expiresInSeconds: 60 })), 'INVALID_OBJECT_KEY', 'partUploadUrl')
+          t.equal(await codeOf(store.listParts(bad, id)), 'INVALID_OBJECT_KEY', 'listParts')
+          t.equal(await codeOf(store.completeMultipartUpload(bad, id, [{ partNumber: 1, etag: 'x' }])), 'INVALID_OBJECT_KEY', 'completeMultipartUpload')
+          t.equal(await codeOf(store.abortMultipartUpload(bad, id)), 'INVALID_OBJECT_KEY', 'abortMultipartUpload')
+        }
+        for (const bad of ['', 'a b', 'a/b', 'a%2Fb', 'x'.repeat(1025), 42] as unknown as string[]) {
+          t.equal(await codeOf(store.partUploadUrl(key, bad, 1, { expiresInSeconds: 60 })), 'INVALID_FIELD', `partUploadUrl with upload id ${JSON.stringify(String(bad).slice(0, 10))}`)
+          t.equal(await codeOf(store.listParts(key, bad)), 'INVALID_FIELD', 'listParts')
+          t.equal(await codeOf(store.completeMultipartUpload(key, bad, [{ partNumber: 1, etag: 'x' }])), 'INVALID_FIELD', 'completeMultipartUpload')
+          t.equal(await codeOf(store.abortMultipartUpload(key, bad)), 'INVALID_FIELD', 'abortMultipartUpload')
+        }
+        for (const bad of [0, 10001, 1.5, -1, '1'] as unknown as number[]) {
+          t.equal(await codeOf(store.partUploadUrl(key, id, bad, { expiresInSeconds: 60 })), 'INVALID_FIELD', `part number ${JSON.stringify(bad)}`)
+        }
+        t.equal(await codeOf(store.partUploadUrl(key, id, 10000, { expiresInSeconds: 60 })).then((c) => c === 'no error'), true, 'part number 10000 is the last one')
+        t.equal(await codeOf(store.partUploadUrl(key, id, 1, { expiresInSeconds: 0 })), 'INVALID_FIELD', 'a link lifetime of 0')
+        t.equal(await codeOf(store.partUploadUrl(key, id, 1, { expiresInSeconds: 60, maxBytes: -1 })), 'INVALID_FIELD', 'a negative size limit')
+        t.equal(await codeOf(store.createMultipartUpload(key, { contentType: 'not a type' })), 'INVALID_FIELD', 'a bad content type')
+        await store.abortMultipartUpload(key, id)
+        t.same(await h.staging(), [], 'nothing staged is left')
+      })
+    })
   })
 }
 
@@ -394,6 +552,141 @@ t.test('local store: signed links', async (t) => {
     tampered.searchParams.set('max', '5')
     res = await fetch(tampered, { method: 'PUT', body: 'x' })
     t.equal(((await res.json()) as { data: { code: string } }).data.code, 'LINK_INVALID', 'an added limit')
+  })
+
+  await t.test('multipart part links', async (t) => {
+    const key = 'signed/parts'
+    const id = await local.createMultipartUpload(key, { contentType: 'text/plain' })
+    const staged = (): Promise<string[]> => listTree(join(local.root, '.uploads', id))
+    const code = async (res: Response): Promise<string | undefined> => ((await res.json()) as { data?: { code?: string } }).data?.code
+
+    await t.test('a part over the link\'s limit is refused and nothing arrives', async (t) => {
+      const limited = chime.baseUrl + (await local.partUploadUrl(key, id, 1, { expiresInSeconds: 300, maxBytes: 1000 }))
+      let res = await fetch(limited, { method: 'PUT', body: new Uint8Array(randomBytes(2000)) })
+      t.equal(res.status, 413, 'a declared length over the limit')
+      t.equal(await code(res), 'PAYLOAD_TOO_LARGE')
+      const chunked = Readable.toWeb(Readable.from([randomBytes(600), randomBytes(600)])) as ReadableStream<Uint8Array>
+      res = await fetch(limited, { method: 'PUT', body: chunked, duplex: 'half' } as RequestInit)
+      t.equal(res.status, 413, 'a chunked body that grows over the limit')
+      t.equal(await code(res), 'PAYLOAD_TOO_LARGE')
+      t.same(await local.listParts(key, id), [], 'no part arrived')
+      t.same(await staged(), ['/upload.json'], 'no part or temporary file staged')
+      t.equal(await local.head(key), null, 'nothing at the key')
+      const exact = randomBytes(1000)
+      res = await fetch(limited, { method: 'PUT', body: new Uint8Array(exact) })
+      await res.arrayBuffer()
+      t.equal(res.status, 200, 'exactly the limit')
+      t.same(await local.listParts(key, id), [{ partNumber: 1, etag: md5(exact), size: 1000 }])
+    })
+
+    await t.test('expired and tampered part links are refused', async (t) => {
+      const before = await local.listParts(key, id)
+      const past = new LocalObjectStore({ dir: local.root, secret, now: () => Date.now() - 3600_000 })
+      let res = await fetch(chime.baseUrl + (await past.partUploadUrl(key, id, 2, { expiresInSeconds: 60 })), { method: 'PUT', body: 'x' })
+      t.equal(res.status, 403, 'expired: 403')
+      t.equal(await code(res), 'LINK_EXPIRED', 'expired: LINK_EXPIRED')
+      const link = new URL(await local.partUploadUrl(key, id, 2, { expiresInSeconds: 300, maxBytes: 100 }), chime.baseUrl)
+      const variant = (edit: (u: URL) => void): URL => {
+        const u = new URL(link)
+        edit(u)
+        return u
+      }
+      const other = await local.createMultipartUpload(key, { contentType: 'text/plain' })
+      const cases: [string, URL][] = [
+        ['another part number', variant((u) => u.searchParams.set('part', '3'))],
+        ['another upload', variant((u) => u.searchParams.set('upload', other))],
+        ['another key', variant((u) => (u.pathname = '/api/objects/signed/other'))],
+        ['no limit', variant((u) => u.searchParams.delete('max'))],
+        ['a larger limit', variant((u) => u.searchParams.set('max', '1000000'))],
+        ['a later expiry', variant((u) => u.searchParams.set('expires', String(Number(u.searchParams.get('expires')) + 3600)))],
+        ['another signature', variant((u) => u.searchParams.set('sig', 'A'.repeat(43)))],
+        ['no upload or part: a whole-object upload', variant((u) => (u.searchParams.delete('upload'), u.searchParams.delete('part')))],
+        ['no part number', variant((u) => u.searchParams.delete('part'))],
+        ['a malformed part number', variant((u) => u.searchParams.set('part', '02'))],
+        ['a content type added', variant((u) => u.searchParams.set('ct', 'text/html'))],
+      ]
+      for (const [what, url] of cases) {
+        res = await fetch(url, { method: 'PUT', body: 'x' })
+        t.equal(res.status, 403, `${what}: 403`)
+        t.equal(await code(res), 'LINK_INVALID', `${what}: LINK_INVALID`)
+      }
+      res = await fetch(link)
+      t.equal(await code(res), 'LINK_INVALID', 'a part link does not download')
+      const whole = new URL(await local.uploadUrl(key, { expiresInSeconds: 300 }), chime.baseUrl)
+      whole.searchParams.set('upload', id)
+      whole.searchParams.set('part', '2')
+      res = await fetch(whole, { method: 'PUT', body: 'x' })
+      t.equal(await code(res), 'LINK_INVALID', 'an upload link with a part added')
+      t.same(await local.listParts(key, id), before, 'no part arrived')
+      t.same(await local.listParts(key, other), [], 'none in the other upload either')
+      t.equal(await local.head(key), null, 'nothing at the key')
+      await local.abortMultipartUpload(key, other)
+    })
+
+    await t.test('the staging directory is no object', async (t) => {
+      const [part] = await local.listParts(key, id)
+      const file = `.uploads/${id}/1.${part?.etag ?? ''}`
+      t.equal(await codeOf(local.head(file)), 'INVALID_OBJECT_KEY', 'head of a staged part')
+      t.equal(await codeOf(local.get(`.uploads/${id}/upload.json`)), 'INVALID_OBJECT_KEY', 'get of an upload record')
+      t.equal(await codeOf(local.downloadUrl(file, { expiresInSeconds: 60 })), 'INVALID_OBJECT_KEY', 'no download link for it')
+      const forged = new URL(await local.downloadUrl('signed/a.txt', { expiresInSeconds: 60 }), chime.baseUrl)
+      forged.pathname = `/api/objects/${file}`
+      t.equal((await get(forged.pathname + forged.search)).code, 'LINK_INVALID', 'nor a link with its path')
+      t.equal(await codeOf(local.createMultipartUpload('.uploads/x', { contentType: 'text/plain' })), 'INVALID_OBJECT_KEY', 'no upload into it')
+    })
+
+    /** A part PUT whose body the test writes itself, to cut it off or to finish it late. */
+    const openPart = async (n: number, length: number): Promise<{ write(b: Buffer): void; end(b: Buffer): void; cut(): void; answer: Promise<{ status: number; code?: string } | Error> }> => {
+      const url = new URL(await local.partUploadUrl(key, id, n, { expiresInSeconds: 300 }), chime.baseUrl)
+      const req = httpRequest(url, { method: 'PUT', headers: { 'content-length': String(length) } })
+      const answer = new Promise<{ status: number; code?: string } | Error>((resolve) => {
+        req.on('error', resolve)
+        req.on('response', (res) => {
+          let text = ''
+          res.setEncoding('utf8')
+          res.on('data', (c: string) => (text += c))
+          res.on('error', resolve)
+          res.on('end', () => {
+            let code: string | undefined
+            try {
+              code = (JSON.parse(text) as { data?: { code?: string } }).data?.code
+            } catch {
+              code = undefined
+            }
+            resolve({ status: res.statusCode ?? 0, ...(code !== undefined ? { code } : {}) })
+          })
+        })
+      })
+      return { write: (b) => req.write(b), end: (b) => req.end(b), cut: () => req.destroy(), answer }
+    }
+    const temporaries = async (): Promise<string[]> => (await staged()).filter((p) => p.endsWith('.tmp'))
+
+    await t.test('a part cut off mid-body leaves nothing; sent again, it arrives', async (t) => {
+      const bytes = randomBytes(2 * MIB)
+      const put = await openPart(2, bytes.length)
+      put.write(bytes.subarray(0, MIB))
+      await waitFor('the part to be written to a temporary file', async () => ((await temporaries()).length > 0 ? true : undefined))
+      put.cut()
+      t.ok((await put.answer) instanceof Error, 'the client saw its request fail')
+      await waitFor('the temporary file to be removed', async () => ((await temporaries()).length === 0 ? true : undefined))
+      t.same((await local.listParts(key, id)).map((p) => p.partNumber), [1], 'part 2 did not arrive')
+      const res = await putPart(chime.baseUrl + (await local.partUploadUrl(key, id, 2, { expiresInSeconds: 300 })), bytes)
+      t.equal(res.status, 200, 'sent again in full')
+      t.same((await local.listParts(key, id)).find((p) => p.partNumber === 2), { partNumber: 2, etag: md5(bytes), size: bytes.length })
+    })
+
+    await t.test('a part still arriving when the upload is aborted is refused and leaves nothing', async (t) => {
+      const bytes = randomBytes(2 * MIB)
+      const put = await openPart(3, bytes.length)
+      put.write(bytes.subarray(0, MIB))
+      await waitFor('the part to be written to a temporary file', async () => ((await temporaries()).length > 0 ? true : undefined))
+      await local.abortMultipartUpload(key, id)
+      put.end(bytes.subarray(MIB))
+      const answer = await put.answer
+      t.same(answer instanceof Error ? answer.message : answer, { status: 404, code: 'NOT_FOUND' }, 'the rest of the part: NOT_FOUND')
+      t.same(await listTree(join(local.root, '.uploads')), [], 'nothing staged is left')
+      t.equal(await local.head(key), null, 'nothing at the key')
+    })
   })
 
   await t.test('files on disk', async (t) => {

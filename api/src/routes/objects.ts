@@ -1,6 +1,7 @@
 // Serves the links of the local object store (storage/local-store.ts): GET and HEAD for
-// download links, with single byte ranges; PUT for upload links, streamed to the store. No
-// bearer token: the link's signature is the authority (app.ts leaves /api/objects/ alone).
+// download links, with single byte ranges; PUT for upload links and multipart part links,
+// streamed to the store (a part's PUT answers with its ETag, as S3 does). No bearer token:
+// the link's signature is the authority (app.ts leaves /api/objects/ alone).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Readable, Transform } from 'node:stream'
 import { ChatError } from '../../../clients/sdk/src/errors.ts'
@@ -88,7 +89,7 @@ export async function registerObjectRoutes(app: FastifyInstance, store: LocalObj
         const error = new ChatError('RANGE_NOT_SATISFIABLE', undefined, { size: info.size })
         return reply.status(416).header('content-range', `bytes */${info.size}`).send(withBody ? errorEnvelope(error, undefined) : undefined)
       }
-      void reply.header('content-type', info.contentType).header('content-disposition', contentDisposition(grant.inline, grant.filename))
+      void reply.header('content-type', grant.contentType ?? info.contentType).header('content-disposition', contentDisposition(grant.inline, grant.filename))
       if (span !== null) void reply.status(206).header('content-range', `bytes ${span.start}-${span.end}/${info.size}`)
       void reply.header('content-length', span === null ? info.size : span.end - span.start + 1)
       if (!withBody) {
@@ -107,10 +108,15 @@ export async function registerObjectRoutes(app: FastifyInstance, store: LocalObj
         const grant = store.verifyLink('PUT', key, request.query)
         const declared = Number(request.headers['content-length'] ?? NaN)
         if (grant.maxBytes !== undefined && declared > grant.maxBytes) throw new ChatError('PAYLOAD_TOO_LARGE', `this link takes at most ${grant.maxBytes} bytes`, { limit: grant.maxBytes })
+        const raw = request.body instanceof Readable ? request.body : Readable.from([])
+        const body = grant.maxBytes === undefined ? raw : bounded(raw, grant.maxBytes)
+        if (grant.part !== undefined) {
+          const { etag } = await store.uploadPart(key, grant.part.uploadId, grant.part.partNumber, body)
+          return reply.status(200).header('etag', `"${etag}"`).send()
+        }
         const header = request.headers['content-type']
         const contentType = grant.contentType ?? (header === undefined || header === '' ? 'application/octet-stream' : header)
-        const raw = request.body instanceof Readable ? request.body : Readable.from([])
-        await store.put(key, grant.maxBytes === undefined ? raw : bounded(raw, grant.maxBytes), { contentType })
+        await store.put(key, body, { contentType })
         return reply.status(200).send()
       } catch (err) {
         // A refused body is not read to its end: close the connection rather than drain it.

@@ -6,13 +6,48 @@
 // and writes go to `<dir>/a/b/.c.<random>.tmp` first. Key segments never start with `.`, so
 // neither can collide with an object. A write is complete on disk (fsync) before it is renamed
 // into place, so a crash leaves the old object or the new one, never a torn one.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm, rmdir, type FileHandle } from 'node:fs/promises'
+//
+// Multipart uploads are staged under `<dir>/.uploads/<upload id>/`: `upload.json` (the key
+// and content type), and each part that has arrived as `<part number>.<hex MD5>` (its ETag
+// in its name, so that bytes and ETag arrive in one rename), written as `.<n>.<random>.tmp`
+// first. No key can name anything under `.uploads`. Completing streams the parts named into
+// put(), then removes the directory; aborting removes it.
+import { createHash, createHmac, randomBytes, timingSafeEqual, type Hash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join, resolve, sep } from 'node:path'
 import { Readable } from 'node:stream'
 import { ChatError } from '../../../clients/sdk/src/errors.ts'
-import { isValidObjectKey, type ByteRange, type DownloadLinkOptions, type ObjectInfo, type ObjectStore, type PutOptions, type UploadLinkOptions } from './object-store.ts'
-import { checkFilename, checkKey, checkKeys, checkLifetime, checkMaxBytes, checkPutOptions, checkRange, isValidContentType, resolveRange } from './object-input.ts'
+import {
+  isValidObjectKey,
+  type ByteRange,
+  type CompletedPart,
+  type DownloadLinkOptions,
+  type MultipartUploadOptions,
+  type ObjectInfo,
+  type ObjectStore,
+  type PartLinkOptions,
+  type PutOptions,
+  type UploadedPart,
+  type UploadLinkOptions,
+} from './object-store.ts'
+import {
+  checkCompletedParts,
+  checkFilename,
+  checkLinkContentType,
+  checkKey,
+  checkKeys,
+  checkLifetime,
+  checkMaxBytes,
+  checkPartNumber,
+  checkPutOptions,
+  checkRange,
+  checkUploadId,
+  isValidContentType,
+  matchParts,
+  MAX_PART_NUMBER,
+  resolveRange,
+} from './object-input.ts'
 
 export interface LocalObjectStoreOptions {
   /** The directory that holds the objects (created when missing). */
@@ -31,10 +66,12 @@ export interface LinkGrant {
   /** Download links: Content-Disposition inline instead of attachment. */
   inline: boolean
   filename?: string
-  /** Upload links: the content type the object is stored with. */
+  /** Upload links: the content type the object is stored with; download links: the one it is served as. */
   contentType?: string
   /** Upload links: the largest body taken. */
   maxBytes?: number
+  /** Part links: the upload and the part the body is. */
+  part?: { uploadId: string; partNumber: number }
 }
 
 /** An object opened for reading: its description and its bytes, from one open file. */
@@ -54,8 +91,20 @@ interface Sidecar {
   ino: number
 }
 
+/** What upload.json of a multipart upload holds. */
+interface UploadRecord {
+  key: string
+  contentType: string
+}
+
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream'
 const LINK_PATH = '/api/objects/'
+/** The staging directory of multipart uploads, under the root; `.` keeps it out of every key's reach. */
+const STAGING = '.uploads'
+/** The local store's own upload ids; anything else names no upload here (and never a path). */
+const LOCAL_UPLOAD_ID = /^[0-9a-f]{32}$/
+/** A part that has arrived: `<part number>.<hex MD5>`. */
+const PART_FILE = /^([1-9][0-9]{0,4})\.([0-9a-f]{32})$/
 
 function isErrno(err: unknown, ...codes: string[]): boolean {
   return typeof err === 'object' && err !== null && codes.includes((err as NodeJS.ErrnoException).code ?? '')
@@ -70,6 +119,42 @@ function parseSidecar(text: string): Sidecar | null {
   } catch {
     return null
   }
+}
+
+function parseUploadRecord(text: string): UploadRecord | null {
+  try {
+    const v = JSON.parse(text) as Partial<UploadRecord>
+    if (typeof v.key !== 'string' || !isValidObjectKey(v.key) || !isValidContentType(v.contentType)) return null
+    return { key: v.key, contentType: v.contentType }
+  } catch {
+    return null
+  }
+}
+
+function noSuchUpload(uploadId: string): ChatError {
+  return new ChatError('NOT_FOUND', 'No such upload: it was completed or aborted, or never made.', { uploadId })
+}
+
+/** Writes the whole body to the file, feeding every hash; the number of bytes written. */
+async function writeBody(fh: FileHandle, body: Buffer | Readable, hashes: readonly Hash[]): Promise<number> {
+  if (Buffer.isBuffer(body)) {
+    for (const h of hashes) h.update(body)
+    await fh.writeFile(body)
+    return body.length
+  }
+  let size = 0
+  for await (const chunk of body as AsyncIterable<Buffer | string>) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+    for (const h of hashes) h.update(bytes)
+    size += bytes.length
+    for (let at = 0; at < bytes.length; ) at += (await fh.write(bytes, at, bytes.length - at)).bytesWritten
+  }
+  return size
+}
+
+/** The files' bytes one after the other. */
+async function* concatenated(files: readonly string[]): AsyncGenerator<Buffer> {
+  for (const file of files) yield* createReadStream(file) as AsyncIterable<Buffer>
 }
 
 /** Makes a rename durable. A directory already gone was emptied by a later delete: nothing to keep. */
@@ -161,19 +246,7 @@ export class LocalObjectStore implements ObjectStore {
     let fh: FileHandle | null = await this.#createTemp(key, dir, tmp)
     try {
       const hash = createHash('sha256')
-      let size = 0
-      if (Buffer.isBuffer(body)) {
-        hash.update(body)
-        size = body.length
-        await fh.writeFile(body)
-      } else {
-        for await (const chunk of body as AsyncIterable<Buffer | string>) {
-          const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
-          hash.update(bytes)
-          size += bytes.length
-          for (let at = 0; at < bytes.length; ) at += (await fh.write(bytes, at, bytes.length - at)).bytesWritten
-        }
-      }
+      const size = await writeBody(fh, body, [hash])
       await fh.sync()
       const { ino } = await fh.stat()
       await fh.close()
@@ -324,9 +397,11 @@ export class LocalObjectStore implements ObjectStore {
     const expires = this.#expiry(opts.expiresInSeconds)
     const filename = checkFilename(opts.filename)
     const disposition = opts.inline === true ? 'inline' : 'attachment'
+    const contentType = checkLinkContentType(opts.contentType)
     const params = new URLSearchParams({ expires: String(expires), disposition })
     if (filename !== undefined) params.set('filename', filename)
-    params.set('sig', this.#sign(['GET', key, expires, disposition, filename ?? null]))
+    if (contentType !== undefined) params.set('ct', contentType)
+    params.set('sig', this.#sign(['GET', key, expires, disposition, filename ?? null, contentType ?? null]))
     return `${this.#base}${LINK_PATH}${key}?${params.toString()}`
   }
 
@@ -342,16 +417,170 @@ export class LocalObjectStore implements ObjectStore {
     return `${this.#base}${LINK_PATH}${key}?${params.toString()}`
   }
 
+  /** The staging directory of an upload id this store could have made; null for any other id. */
+  #stagingDir(uploadId: string): string | null {
+    return LOCAL_UPLOAD_ID.test(uploadId) ? join(this.root, STAGING, uploadId) : null
+  }
+
+  /** An upload's calls take its lock, so that a part never lands in an upload being completed or aborted. */
+  #uploadLock(uploadId: string): string {
+    return `${STAGING}/${uploadId}`
+  }
+
+  /** The open upload `uploadId` of `key`; null when there is none (never made, completed, aborted, or of another key). */
+  async #openUpload(key: string, uploadId: string): Promise<{ dir: string; record: UploadRecord } | null> {
+    const dir = this.#stagingDir(uploadId)
+    if (dir === null) return null
+    let record: UploadRecord | null
+    try {
+      record = parseUploadRecord(await readFile(join(dir, 'upload.json'), 'utf8'))
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return null
+      throw err
+    }
+    return record !== null && record.key === key ? { dir, record } : null
+  }
+
+  /** The parts in an upload's directory, by number. */
+  async #arrived(dir: string): Promise<UploadedPart[]> {
+    const newest = new Map<number, { etag: string; size: number; mtime: number }>()
+    for (const name of await readdir(dir)) {
+      const m = PART_FILE.exec(name)
+      if (m === null || Number(m[1]) > MAX_PART_NUMBER) continue
+      let st
+      try {
+        st = await stat(join(dir, name))
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) continue
+        throw err
+      }
+      // Two versions of one part are left only by a crash between a part's rename and the
+      // removal of the version it replaced: the newer one counts.
+      const partNumber = Number(m[1])
+      const seen = newest.get(partNumber)
+      if (seen === undefined || st.mtimeMs > seen.mtime) newest.set(partNumber, { etag: m[2]!, size: st.size, mtime: st.mtimeMs })
+    }
+    return [...newest].sort(([a], [b]) => a - b).map(([partNumber, { etag, size }]) => ({ partNumber, etag, size }))
+  }
+
+  async createMultipartUpload(key: string, opts: MultipartUploadOptions): Promise<string> {
+    checkKey(key)
+    if (!isValidContentType(opts?.contentType)) throw new ChatError('INVALID_FIELD', 'contentType must be a media type like text/plain', { field: 'contentType' })
+    const uploadId = randomBytes(16).toString('hex')
+    const dir = join(this.root, STAGING, uploadId)
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const record: UploadRecord = { key, contentType: opts.contentType }
+    const fh = await open(join(dir, 'upload.json'), 'wx', 0o600)
+    try {
+      await fh.writeFile(JSON.stringify(record))
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await fsyncDir(dir)
+    return uploadId
+  }
+
+  async partUploadUrl(key: string, uploadId: string, partNumber: number, opts: PartLinkOptions): Promise<string> {
+    checkKey(key)
+    checkUploadId(uploadId)
+    checkPartNumber(partNumber)
+    const expires = this.#expiry(opts.expiresInSeconds)
+    const max = checkMaxBytes(opts.maxBytes)
+    const params = new URLSearchParams({ expires: String(expires), upload: uploadId, part: String(partNumber) })
+    if (max !== undefined) params.set('max', String(max))
+    params.set('sig', this.#sign(['PUT-PART', key, uploadId, partNumber, expires, max ?? null]))
+    return `${this.#base}${LINK_PATH}${key}?${params.toString()}`
+  }
+
+  /**
+   * Stores one part of an open upload (the body of a part link's PUT, routes/objects.ts),
+   * replacing an earlier one of that number; its ETag is the hex MD5 of its bytes. A body
+   * that fails (cut off, over the link's limit) leaves nothing.
+   */
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | Readable): Promise<UploadedPart> {
+    checkKey(key)
+    checkUploadId(uploadId)
+    checkPartNumber(partNumber)
+    if (!Buffer.isBuffer(body) && !(body instanceof Readable)) throw new ChatError('INVALID_FIELD', 'the body must be a Buffer or a Readable', { field: 'body' })
+    const dir = this.#stagingDir(uploadId)
+    if (dir === null) throw noSuchUpload(uploadId)
+    const lock = this.#uploadLock(uploadId)
+    const tmp = join(dir, `.${partNumber}.${randomBytes(8).toString('hex')}.tmp`)
+    let fh: FileHandle | null = await this.#locked(lock, async () => {
+      if ((await this.#openUpload(key, uploadId)) === null) throw noSuchUpload(uploadId)
+      return open(tmp, 'wx', 0o600)
+    })
+    try {
+      const md5 = createHash('md5')
+      const size = await writeBody(fh, body, [md5])
+      await fh.sync()
+      await fh.close()
+      fh = null
+      const etag = md5.digest('hex')
+      await this.#locked(lock, async () => {
+        // The upload may have been completed or aborted while the bytes arrived.
+        if ((await this.#openUpload(key, uploadId)) === null) throw noSuchUpload(uploadId)
+        await rename(tmp, join(dir, `${partNumber}.${etag}`))
+        for (const name of await readdir(dir)) {
+          const m = PART_FILE.exec(name)
+          if (m !== null && Number(m[1]) === partNumber && m[2] !== etag) await rm(join(dir, name), { force: true })
+        }
+      })
+      await fsyncDir(dir)
+      return { partNumber, etag, size }
+    } catch (err) {
+      if (fh !== null) await fh.close().catch(() => undefined)
+      await rm(tmp, { force: true })
+      throw err
+    }
+  }
+
+  async listParts(key: string, uploadId: string): Promise<UploadedPart[]> {
+    checkKey(key)
+    checkUploadId(uploadId)
+    return this.#locked(this.#uploadLock(uploadId), async () => {
+      const upload = await this.#openUpload(key, uploadId)
+      if (upload === null) throw noSuchUpload(uploadId)
+      return this.#arrived(upload.dir)
+    })
+  }
+
+  async completeMultipartUpload(key: string, uploadId: string, parts: readonly CompletedPart[]): Promise<void> {
+    checkKey(key)
+    checkUploadId(uploadId)
+    const named = checkCompletedParts(parts)
+    await this.#locked(this.#uploadLock(uploadId), async () => {
+      const upload = await this.#openUpload(key, uploadId)
+      if (upload === null) throw noSuchUpload(uploadId)
+      const chosen = matchParts(named, await this.#arrived(upload.dir))
+      const files = chosen.map((p) => join(upload.dir, `${p.partNumber}.${p.etag}`))
+      // put() writes a temporary file and renames it into place: the object appears whole or not at all.
+      await this.put(key, Readable.from(concatenated(files)), { contentType: upload.record.contentType })
+      await rm(upload.dir, { recursive: true, force: true })
+    })
+  }
+
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    checkKey(key)
+    checkUploadId(uploadId)
+    await this.#locked(this.#uploadLock(uploadId), async () => {
+      const upload = await this.#openUpload(key, uploadId)
+      if (upload !== null) await rm(upload.dir, { recursive: true, force: true })
+    })
+  }
+
   /**
    * Checks a link this store signed: LINK_INVALID unless the signature matches the method, key
    * and every parameter (and there is no other parameter), then LINK_EXPIRED past its expiry.
-   * HEAD is allowed wherever GET is.
+   * HEAD is allowed wherever GET is; a PUT with `upload` and `part` is a part link.
    */
   verifyLink(method: 'GET' | 'HEAD' | 'PUT', key: string, query: unknown): LinkGrant {
     const invalid = (why: string): ChatError => new ChatError('LINK_INVALID', `the link is not valid: ${why}`)
     const q = (typeof query === 'object' && query !== null ? query : {}) as Record<string, unknown>
     const upload = method === 'PUT'
-    const allowed = upload ? ['expires', 'ct', 'max', 'sig'] : ['expires', 'disposition', 'filename', 'sig']
+    const part = upload && ('upload' in q || 'part' in q)
+    const allowed = part ? ['expires', 'upload', 'part', 'max', 'sig'] : upload ? ['expires', 'ct', 'max', 'sig'] : ['expires', 'disposition', 'filename', 'ct', 'sig']
     for (const [name, value] of Object.entries(q)) {
       if (!allowed.includes(name)) throw invalid(`unknown parameter ${name}`)
       if (typeof value !== 'string') throw invalid(`${name} given more than once`)
@@ -365,7 +594,21 @@ export class LocalObjectStore implements ObjectStore {
     const expires = Number(expiresText)
     let expected: string
     let grant: LinkGrant
-    if (upload) {
+    if (part) {
+      const uploadId = param('upload') ?? ''
+      const partText = param('part') ?? ''
+      const max = param('max')
+      let partNumber: number
+      try {
+        checkUploadId(uploadId)
+        partNumber = checkPartNumber(/^[1-9][0-9]{0,4}$/.test(partText) ? Number(partText) : NaN)
+      } catch {
+        throw invalid('missing or malformed upload or part')
+      }
+      if (max !== undefined && !/^\d{1,15}$/.test(max)) throw invalid('malformed max')
+      expected = this.#sign(['PUT-PART', key, uploadId, partNumber, expires, max === undefined ? null : Number(max)])
+      grant = { expires, inline: false, part: { uploadId, partNumber }, ...(max !== undefined ? { maxBytes: Number(max) } : {}) }
+    } else if (upload) {
       const ct = param('ct')
       const max = param('max')
       if (max !== undefined && !/^\d{1,15}$/.test(max)) throw invalid('malformed max')
@@ -374,9 +617,10 @@ export class LocalObjectStore implements ObjectStore {
     } else {
       const disposition = param('disposition')
       const filename = param('filename')
+      const ct = param('ct')
       if (disposition !== 'attachment' && disposition !== 'inline') throw invalid('missing or unknown disposition')
-      expected = this.#sign(['GET', key, expires, disposition, filename ?? null])
-      grant = { expires, inline: disposition === 'inline', ...(filename !== undefined ? { filename } : {}) }
+      expected = this.#sign(['GET', key, expires, disposition, filename ?? null, ct ?? null])
+      grant = { expires, inline: disposition === 'inline', ...(filename !== undefined ? { filename } : {}), ...(ct !== undefined ? { contentType: ct } : {}) }
     }
     if (!timingSafeEqual(Buffer.from(sig), Buffer.from(expected))) throw invalid('the signature does not match')
     if (grant.contentType !== undefined && !isValidContentType(grant.contentType)) throw invalid('bad content type')

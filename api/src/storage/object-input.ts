@@ -1,10 +1,17 @@
 // Checks shared by both object stores, so that each refuses the same bad input with the same
 // code before it touches anything, and both agree on what a range and a disposition mean.
 import { ChatError } from '../../../clients/sdk/src/errors.ts'
-import { isValidObjectKey, type ByteRange, type PutOptions } from './object-store.ts'
+import { isValidObjectKey, type ByteRange, type CompletedPart, type PutOptions, type UploadedPart } from './object-store.ts'
 
 /** S3 (and MinIO) refuse presigned links that live longer than 7 days; the local store keeps the same bound. */
 export const MAX_LINK_SECONDS = 7 * 24 * 3600
+
+/** S3's multipart rules, kept by both stores: part numbers 1 to 10000, every part but the last at least 5 MiB. */
+export const MAX_PART_NUMBER = 10_000
+export const MIN_PART_BYTES = 5 * 1024 * 1024
+
+/** Upload ids (S3, MinIO and the local store's) are URL-safe; nothing else reaches a query string or a path. */
+const UPLOAD_ID = /^[A-Za-z0-9._~-]{1,1024}$/
 
 const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 const CONTENT_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:\\s*;\\s*${TOKEN}=(?:${TOKEN}|"[^"\\\\\\x00-\\x1f\\x7f]*"))*$`)
@@ -39,6 +46,13 @@ export function checkLifetime(seconds: unknown): number {
     throw new ChatError('INVALID_FIELD', `expiresInSeconds must be a whole number from 1 to ${MAX_LINK_SECONDS}`, { field: 'expiresInSeconds' })
   }
   return seconds
+}
+
+/** A Content-Type a link is to serve, when given. */
+export function checkLinkContentType(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (!isValidContentType(value)) throw new ChatError('INVALID_FIELD', 'contentType must be a media type like text/plain', { field: 'contentType' })
+  return value
 }
 
 export function checkFilename(name: unknown): string | undefined {
@@ -82,4 +96,57 @@ export function resolveRange(range: ByteRange | undefined, size: number): { star
   if (range === undefined || (range.start === 0 && range.end === undefined)) return null
   if (range.start >= size) throw new ChatError('RANGE_NOT_SATISFIABLE', undefined, { size })
   return { start: range.start, end: Math.min(range.end ?? size - 1, size - 1) }
+}
+
+export function checkUploadId(id: unknown): string {
+  if (typeof id !== 'string' || !UPLOAD_ID.test(id)) throw new ChatError('INVALID_FIELD', 'uploadId must be an upload id made by createMultipartUpload', { field: 'uploadId' })
+  return id
+}
+
+export function checkPartNumber(n: unknown): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_PART_NUMBER) {
+    throw new ChatError('INVALID_FIELD', `partNumber must be a whole number from 1 to ${MAX_PART_NUMBER}`, { field: 'partNumber' })
+  }
+  return n
+}
+
+/** S3 ignores the double quotes around an ETag when it compares them; so do both stores. */
+export function bareEtag(etag: string): string {
+  return etag.replace(/"/g, '')
+}
+
+/** The parts to assemble: a non-empty list of {partNumber, etag}, numbers strictly ascending (as S3 requires). */
+export function checkCompletedParts(parts: unknown): CompletedPart[] {
+  const invalid = (why: string, partNumber?: unknown): ChatError =>
+    new ChatError('INVALID_FIELD', `parts ${why}`, { field: 'parts', ...(typeof partNumber === 'number' ? { partNumber } : {}) })
+  if (!Array.isArray(parts) || parts.length === 0 || parts.length > MAX_PART_NUMBER) throw invalid(`must be a list of 1 to ${MAX_PART_NUMBER} {partNumber, etag}`)
+  let previous = 0
+  return parts.map((part: unknown) => {
+    const p = (typeof part === 'object' && part !== null ? part : {}) as { partNumber?: unknown; etag?: unknown }
+    const n = p.partNumber
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_PART_NUMBER) throw invalid(`must have part numbers from 1 to ${MAX_PART_NUMBER}`)
+    if (n <= previous) throw invalid('must be in ascending order of part number, each once', n)
+    previous = n
+    if (typeof p.etag !== 'string' || p.etag.length > 1024 || /[\x00-\x1f\x7f]/.test(p.etag) || bareEtag(p.etag) === '') throw invalid('must each have the etag their PUT answered with', n)
+    return { partNumber: n, etag: bareEtag(p.etag) }
+  })
+}
+
+/**
+ * The arrived parts that the parts named (checked by checkCompletedParts) stand for, in
+ * order: UPLOAD_INCOMPLETE for one that has not arrived or whose ETag differs, INVALID_FIELD
+ * for one under MIN_PART_BYTES that is not the last. Both stores check this before assembling
+ * anything, so that they refuse alike whatever the S3 endpoint would have done.
+ */
+export function matchParts(named: readonly CompletedPart[], arrived: readonly UploadedPart[]): UploadedPart[] {
+  const byNumber = new Map(arrived.map((p) => [p.partNumber, p]))
+  return named.map((want, i) => {
+    const got = byNumber.get(want.partNumber)
+    if (got === undefined) throw new ChatError('UPLOAD_INCOMPLETE', `part ${want.partNumber} has not arrived`, { partNumber: want.partNumber })
+    if (got.etag !== want.etag) throw new ChatError('UPLOAD_INCOMPLETE', `part ${want.partNumber} arrived with another etag`, { partNumber: want.partNumber, etag: got.etag })
+    if (i < named.length - 1 && got.size < MIN_PART_BYTES) {
+      throw new ChatError('INVALID_FIELD', `every part but the last must have at least ${MIN_PART_BYTES} bytes; part ${want.partNumber} has ${got.size}`, { field: 'parts', partNumber: want.partNumber })
+    }
+    return got
+  })
 }

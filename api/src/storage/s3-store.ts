@@ -6,14 +6,34 @@
 // stream of unknown length into a single huge part and resume any other writer's unfinished
 // upload of the same key. The SHA-256, when given, is checked before the last byte is
 // committed: a mismatch aborts the upload and leaves the key as it was.
+//
+// Multipart uploads by link: the client PUTs each part to a presigned UploadPart URL; the
+// parts named at completion are first checked against ListParts (matchParts in
+// object-input.ts), so that both stores refuse the same lists with the same codes, and the
+// endpoint's own refusals are translated to the same codes.
 import { createHash } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import type { Readable } from 'node:stream'
 import { Client } from 'minio'
 import { ChatError } from '../../../clients/sdk/src/errors.ts'
-import type { ByteRange, DownloadLinkOptions, ObjectInfo, ObjectStore, PutOptions, UploadLinkOptions } from './object-store.ts'
-import { checkFilename, checkKey, checkKeys, checkLifetime, checkMaxBytes, checkPutOptions, checkRange, contentDisposition, isValidContentType } from './object-input.ts'
+import type { ByteRange, CompletedPart, DownloadLinkOptions, MultipartUploadOptions, ObjectInfo, ObjectStore, PartLinkOptions, PutOptions, UploadedPart, UploadLinkOptions } from './object-store.ts'
+import {
+  checkCompletedParts,
+  checkFilename,
+  checkLinkContentType,
+  checkKey,
+  checkKeys,
+  checkLifetime,
+  checkMaxBytes,
+  checkPartNumber,
+  checkPutOptions,
+  checkRange,
+  checkUploadId,
+  contentDisposition,
+  isValidContentType,
+  matchParts,
+} from './object-input.ts'
 
 export interface S3StoreOptions {
   /** http(s)://host:port of the S3 endpoint; links point at it, so clients must reach it too. */
@@ -48,6 +68,28 @@ function translate(err: unknown): unknown {
   return err
 }
 
+/** An upload's refusals in the codes the local store uses; anything else as translate() does. */
+function translateUpload(err: unknown, uploadId: string): unknown {
+  switch (codeOf(err)) {
+    case 'NoSuchUpload':
+      return new ChatError('NOT_FOUND', 'No such upload: it was completed or aborted, or never made.', { uploadId })
+    case 'InvalidPart':
+      return new ChatError('UPLOAD_INCOMPLETE', 'a part named has not arrived or has another etag')
+    case 'InvalidPartOrder':
+    case 'EntityTooSmall':
+      return new ChatError('INVALID_FIELD', `the parts were refused (${codeOf(err)})`, { field: 'parts' })
+    default:
+      return translate(err)
+  }
+}
+
+/** minio keeps ListParts, which resuming needs, protected. */
+class MinioClient extends Client {
+  uploadedParts(bucket: string, key: string, uploadId: string): Promise<{ part: number; etag: string; size: number }[]> {
+    return this.listParts(bucket, key, uploadId)
+  }
+}
+
 /** The body in parts of exactly `size` bytes (the last one shorter). */
 async function* partsOf(body: Buffer | Readable, size: number): AsyncGenerator<Buffer> {
   if (Buffer.isBuffer(body)) {
@@ -74,7 +116,7 @@ async function* partsOf(body: Buffer | Readable, size: number): AsyncGenerator<B
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const
   readonly bucket: string
-  readonly #client: Client
+  readonly #client: MinioClient
   readonly #agent: http.Agent
   readonly #partSize: number
 
@@ -91,7 +133,7 @@ export class S3ObjectStore implements ObjectStore {
     this.#agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true })
     this.#partSize = Math.min(64 * MIB, Math.max(5 * MIB, opts.partSize ?? 16 * MIB))
     this.bucket = opts.bucket
-    this.#client = new Client({
+    this.#client = new MinioClient({
       endPoint: url.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
       useSSL: secure,
@@ -227,8 +269,11 @@ export class S3ObjectStore implements ObjectStore {
     checkKey(key)
     const expires = checkLifetime(opts.expiresInSeconds)
     const filename = checkFilename(opts.filename)
+    const contentType = checkLinkContentType(opts.contentType)
+    const params: Record<string, string> = { 'response-content-disposition': contentDisposition(opts.inline === true, filename) }
+    if (contentType !== undefined) params['response-content-type'] = contentType
     try {
-      return await this.#client.presignedGetObject(this.bucket, key, expires, { 'response-content-disposition': contentDisposition(opts.inline === true, filename) })
+      return await this.#client.presignedGetObject(this.bucket, key, expires, params)
     } catch (err) {
       throw translate(err)
     }
@@ -243,6 +288,64 @@ export class S3ObjectStore implements ObjectStore {
     try {
       return await this.#client.presignedPutObject(this.bucket, key, expires)
     } catch (err) {
+      throw translate(err)
+    }
+  }
+
+  async createMultipartUpload(key: string, opts: MultipartUploadOptions): Promise<string> {
+    checkKey(key)
+    if (!isValidContentType(opts?.contentType)) throw new ChatError('INVALID_FIELD', 'contentType must be a media type like text/plain', { field: 'contentType' })
+    try {
+      return await this.#client.initiateNewMultipartUpload(this.bucket, key, { 'Content-Type': opts.contentType })
+    } catch (err) {
+      throw translate(err)
+    }
+  }
+
+  /** maxBytes cannot be bound into a presigned PUT: check the sizes listParts() reports before completing. */
+  async partUploadUrl(key: string, uploadId: string, partNumber: number, opts: PartLinkOptions): Promise<string> {
+    checkKey(key)
+    checkUploadId(uploadId)
+    checkPartNumber(partNumber)
+    const expires = checkLifetime(opts.expiresInSeconds)
+    checkMaxBytes(opts.maxBytes)
+    try {
+      return await this.#client.presignedUrl('PUT', this.bucket, key, expires, { partNumber: String(partNumber), uploadId })
+    } catch (err) {
+      throw translate(err)
+    }
+  }
+
+  async listParts(key: string, uploadId: string): Promise<UploadedPart[]> {
+    checkKey(key)
+    checkUploadId(uploadId)
+    try {
+      const parts = await this.#client.uploadedParts(this.bucket, key, uploadId)
+      return parts.map((p) => ({ partNumber: p.part, etag: p.etag.replace(/"/g, ''), size: p.size })).sort((a, b) => a.partNumber - b.partNumber)
+    } catch (err) {
+      throw translateUpload(err, uploadId)
+    }
+  }
+
+  async completeMultipartUpload(key: string, uploadId: string, parts: readonly CompletedPart[]): Promise<void> {
+    checkKey(key)
+    checkUploadId(uploadId)
+    const named = checkCompletedParts(parts)
+    const chosen = matchParts(named, await this.listParts(key, uploadId))
+    try {
+      await this.#client.completeMultipartUpload(this.bucket, key, uploadId, chosen.map((p) => ({ part: p.partNumber, etag: p.etag })))
+    } catch (err) {
+      throw translateUpload(err, uploadId)
+    }
+  }
+
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    checkKey(key)
+    checkUploadId(uploadId)
+    try {
+      await this.#client.abortMultipartUpload(this.bucket, key, uploadId)
+    } catch (err) {
+      if (codeOf(err) === 'NoSuchUpload') return
       throw translate(err)
     }
   }

@@ -62,6 +62,10 @@ export const ERROR_CATALOGUE = {
   INVALID_OBJECT_KEY: { status: 400, message: 'The object key is not valid.' },
   CHECKSUM_MISMATCH: { status: 400, message: 'The bytes do not match the given SHA-256; nothing was stored.' },
   RANGE_NOT_SATISFIABLE: { status: 416, message: 'The requested range does not overlap the object.' },
+  UPLOAD_INCOMPLETE: { status: 409, message: 'A part named to complete the upload has not arrived, or arrived with other bytes; list the parts and send the missing ones.' },
+  // files
+  FILE_NOT_FOUND: { status: 404, message: 'No such file, or not one you may read.' },
+  FILE_NOT_READY: { status: 409, message: 'The upload of this file is not complete (COMPLETE_UPLOAD).' },
   // notifications and Web Push
   PUSH_NOT_CONFIGURED: { status: 501, message: 'Web Push is not configured on this deployment.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json.' },
