@@ -41,6 +41,8 @@ export interface Running {
   aedes?: Aedes
   /** The object store of this process (embedded profile and API sidecars). */
   objects?: ObjectStore
+  /** What the API services of this process work with (embedded profile and API sidecars). */
+  core?: Core
   close(): Promise<void>
 }
 
@@ -146,6 +148,7 @@ export async function startEmbedded(config: Config, log: Logger = createLogger(c
       log,
       aedes: broker.aedes,
       objects,
+      core,
       async close() {
         // Stop intake, let committed posts publish, then disconnect clients and stores.
         const listenerClosed = closeServer(mqtt!.server)
@@ -250,6 +253,7 @@ export async function startApiNode(config: Config, log: Logger = createLogger(co
     databaseUrl,
     log,
     objects,
+    core,
     async close() {
       await app.close()
       await core.sequencer.close()

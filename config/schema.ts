@@ -71,6 +71,12 @@ export const CONFIG_SCHEMA = {
   s3SecretKey: field({ env: 'CHIME_S3_SECRET_KEY', kind: 'string', default: '', doc: 'Object storage: the secret key for CHIME_S3_ENDPOINT.' }),
   s3Bucket: field({ env: 'CHIME_S3_BUCKET', kind: 'string', default: 'chime', doc: 'Object storage: the bucket, created at start when missing.' }),
   s3Region: field({ env: 'CHIME_S3_REGION', kind: 'string', default: 'us-east-1', doc: 'Object storage: the region the links are signed for (MinIO accepts us-east-1 unless configured otherwise).' }),
+  fileMaxBytes: field({ env: 'CHIME_FILE_MAX_BYTES', kind: 'int', default: 104_857_600, min: 1, max: 5_368_709_120, doc: 'Largest file one upload may be (100 MiB by default); a larger UPLOAD_FILE is refused before any byte is stored.' }),
+  filePartBytes: field({ env: 'CHIME_FILE_PART_BYTES', kind: 'int', default: 8_388_608, min: 5_242_880, max: 536_870_912, doc: 'Files larger than this are uploaded in parts of this size (multipart: a dropped connection resumes with the missing parts); at least 5 MiB, the S3 minimum.' }),
+  fileUploadTtlSeconds: field({ env: 'CHIME_FILE_UPLOAD_TTL_SECONDS', kind: 'int', default: 3600, min: 60, max: 604_800, doc: 'Lifetime of upload links; an upload not completed this long after UPLOAD_FILE is removed with its parts.' }),
+  fileLinkSeconds: field({ env: 'CHIME_FILE_LINK_SECONDS', kind: 'int', default: 300, min: 10, max: 604_800, doc: 'Lifetime of the download links DOWNLOAD_FILE hands out.' }),
+  fileOrphanSeconds: field({ env: 'CHIME_FILE_ORPHAN_SECONDS', kind: 'int', default: 86_400, min: 60, max: 31_536_000, doc: 'A completed file that no message carries is removed this long after its upload completed or a post last named it.' }),
+  fileSweepMs: field({ env: 'CHIME_FILE_SWEEP_MS', kind: 'int', default: 60_000, min: 0, max: 86_400_000, doc: 'How often (milliseconds) each API process removes expired uploads and orphaned files; 0: this process does not sweep (another one must).' }),
 } as const
 
 type Schema = typeof CONFIG_SCHEMA

@@ -18,6 +18,8 @@ import { registerSocialRoutes } from './routes/social.ts'
 import { startExpirySweeper } from './services/expiry.ts'
 import { unexpectedError } from './db/unavailable.ts'
 import { startHistoryArchiver } from './services/history-archive.ts'
+import { startFileSweeper } from './files/sweeper.ts'
+import { doDownloadFile } from './files/files.ts'
 import { registerNotificationRoutes } from './routes/notifications.ts'
 import { doSearch, searchDataFromQuery } from './services/search.ts'
 import { OBJECT_ROUTE_PREFIX, registerObjectRoutes } from './routes/objects.ts'
@@ -145,6 +147,17 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   envelopeRoute('/api/sync/delta', 'FETCH_DELTA')
   envelopeRoute('/api/post/', 'POST_MESSAGE')
   envelopeRoute('/api/restore/', 'RESTORE_HISTORY')
+  envelopeRoute('/api/files/upload/', 'UPLOAD_FILE')
+  envelopeRoute('/api/files/complete/', 'COMPLETE_UPLOAD')
+  envelopeRoute('/api/files/download/', 'DOWNLOAD_FILE')
+  // The links in exported chats: a GET with the reader's token is sent on to a download link.
+  app.get('/api/files/download/', async (request, reply: FastifyReply) => {
+    const q = query(request)
+    const data: Record<string, unknown> = { file_id: q['file_id'] }
+    if (q['thumbnail'] !== undefined) data['thumbnail'] = q['thumbnail'] === 'true'
+    const link = await doDownloadFile(core, caller(request), data)
+    return reply.status(303).header('location', link.download_url).header('cache-control', 'no-store').send()
+  })
 
   // Any request envelope, or an ordered list of them (how broker nodes hand over MQTT
   // requests). Always 200 with one reply per request when authenticated.
@@ -163,6 +176,9 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   // History: this API process writes sealed partitions to object storage (services/history-archive.ts).
   const archiver = startHistoryArchiver(core, app.log)
   app.addHook('onClose', async () => archiver.stop())
+  // Files: this API process removes expired uploads and files no message carries (files/files.ts).
+  const fileSweeper = startFileSweeper(core, app.log)
+  app.addHook('onClose', async () => fileSweeper.stop())
 
   if (opts.broker !== undefined) await registerMqttWebSocket(app, opts.broker)
   return app

@@ -8,6 +8,7 @@ import type { DeltaJson } from '../../clients/sdk/src/protocol.ts'
 import { collect, request, type TestChime, type TestUser } from '../helpers/chime.ts'
 import { eachProfile } from '../helpers/profiles.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { uploadFile } from '../helpers/files.ts'
 
 type Res = { status: number; body: Record<string, unknown> & { data?: Record<string, unknown> & { code?: string; details?: Record<string, unknown> } } }
 interface Sent { channel_id: string; delta_id: string; seq: string; message_id: string; timestamp: string }
@@ -118,11 +119,11 @@ async function run(t: Test, chime: TestChime): Promise<void> {
   })
 
   await t.test('polls, files and cards go out as separate messages of their own', async (t) => {
-    const file = { file_id: 'BROADCASTFILE000000000001', name: 'flyer.pdf', mime_type: 'application/pdf', size: 1234 }
+    const file = await uploadFile(chime, ann!, withBob, Buffer.from('%PDF-1.4\n%flyer\n'), 'flyer.pdf', 'application/pdf')
     const polls = (await broadcast(ann!, { channel_ids: [withBob, group], poll: { question: 'lunch?', options: ['yes', 'no'] } })).body['data'] as unknown as BroadcastReply
     t.equal(polls.messages.length, 2)
     t.equal((await act(bob!, 'VOTE_POLL', { message_id: polls.messages[0]!.message_id, options: [0] })).body['action'], 'VOTE_POLL_RESPONSE', 'each poll is voted on where it is')
-    const files = (await broadcast(ann!, { channel_ids: [withBob, group], content: 'see attached', attachments: [file] })).body['data'] as unknown as BroadcastReply
+    const files = (await broadcast(ann!, { channel_ids: [withBob, group], content: 'see attached', attachments: [{ file_id: file.file_id }] })).body['data'] as unknown as BroadcastReply
     const d = (await sync(bob!, group)).find((x) => x.delta_id === files.messages[1]!.delta_id)!
     t.same([d.meta?.kind, d.attachments?.[0]?.file_id], ['file', file.file_id])
   })

@@ -7,6 +7,7 @@
 // EMAIL_NOT_CONFIGURED and a refusing SMTP server is UNAVAILABLE.
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
+import sharp from 'sharp'
 import { SMTPServer } from 'smtp-server'
 import { simpleParser, type ParsedMail } from 'mailparser'
 import type { DeltaJson } from '../../clients/sdk/src/protocol.ts'
@@ -16,6 +17,7 @@ import { freshMysqlUrl } from '../helpers/databases.ts'
 import { startRedis } from '../helpers/redis.ts'
 import { expectError } from '../helpers/expect.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { uploadFile } from '../helpers/files.ts'
 
 type Res = { status: number; body: Record<string, unknown> & { data?: Record<string, unknown> & { code?: string; details?: Record<string, unknown> } } }
 
@@ -83,13 +85,15 @@ async function run(t: Test, chime: TestChime, smtp: Received[]): Promise<void> {
 
   const [ann, bob, cat, eve, mia] = await Promise.all([1, 2, 3, 4, 5].map(() => chime.register()))
   const group = (await call(ann!, 'POST', '/api/chats', { user_ids: [bob!.user_id, cat!.user_id], name: 'trio <&> "friends"' })).body['chat_id'] as string
-  const file = { file_id: 'EXPORTFILE000000000000001', name: 'photo <1>.png', mime_type: 'image/png', size: 2048 }
+  // A real 8x8 PNG, padded after its end to 2,048 bytes ("2.0 KB" in the export).
+  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#3a6' } }).png().toBuffer()
+  const file = await uploadFile(chime, cat!, group, Buffer.concat([png, Buffer.alloc(2048 - png.length)]), 'photo <1>.png', 'image/png')
   const script = await post(ann!, { channel_id: group, content: '<script>alert("x")</script> & <b>bold</b>' })
   const doomed = await post(bob!, { channel_id: group, content: 'bobsecret that goes' })
   t.equal((await act(bob!, 'DELETE_MESSAGE', { message_id: doomed.delta_id })).body['action'], 'DELETE_MESSAGE_RESPONSE')
   const edited = await post(ann!, { channel_id: group, content: 'first version' })
   t.equal((await act(ann!, 'EDIT_MESSAGE', { message_id: edited.delta_id, content: 'second version' })).body['action'], 'EDIT_MESSAGE_RESPONSE')
-  const photo = await post(cat!, { channel_id: group, content: 'look', attachments: [file] })
+  const photo = await post(cat!, { channel_id: group, content: 'look', attachments: [{ file_id: file.file_id }] })
   const fleeting = await post(ann!, { channel_id: group, content: 'fleeting okapi', expires_in: 1 })
   await post(bob!, { channel_id: group, content: 'hidden giraffe', expires_in: 3600 })
   await post(cat!, { channel_id: group, content: 'replying now', reply_to: script.delta_id })

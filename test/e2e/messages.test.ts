@@ -9,6 +9,7 @@ import { channelTopic } from '../../clients/sdk/src/topics.ts'
 import type { DeltaJson, Envelope, MessageJson } from '../../clients/sdk/src/protocol.ts'
 import { collect, type TestChime, type TestUser } from '../helpers/chime.ts'
 import { eachProfile } from '../helpers/profiles.ts'
+import { uploadFile } from '../helpers/files.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 type Reply = Envelope<string, Record<string, unknown> & { code?: string; message?: string }>
@@ -65,10 +66,12 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     await refused(t, bob!, 'POST_MESSAGE', { channel_id: general, content: 'x', reply_to: elsewhere }, 'INVALID_FIELD', 'a reply across channels', general)
     await refused(t, bob!, 'POST_MESSAGE', { channel_id: general, content: 'x', reply_to: '999999999' }, 'MESSAGE_NOT_FOUND', 'a reply to nothing', general)
 
-    const file = await post(t, ann!, { channel_id: other, content: '', attachments: [{ file_id: 'F1', name: 'cat.png', mime_type: 'image/png', size: 1234, width: 10, height: 20 }] })
+    // A file is uploaded first; the post names it, and the server fills in what it recorded.
+    const notes = await uploadFile(chime, ann!, other, Buffer.from('shopping list: milk, eggs\n'), 'notes.txt', 'image/png')
+    const file = await post(t, ann!, { channel_id: other, content: '', attachments: [{ file_id: notes.file_id, name: 'lies.exe', mime_type: 'application/x-msdownload', size: 1 }] })
     const f = (await get(t, ann!, file)).message
     t.equal(f.kind, 'file')
-    t.same(f.attachments, [{ file_id: 'F1', name: 'cat.png', mime_type: 'image/png', size: 1234, width: 10, height: 20 }])
+    t.same(f.attachments, [{ file_id: notes.file_id, name: 'notes.txt', mime_type: 'text/plain', size: 26 }], 'the attachment is what was uploaded, its type sniffed from the bytes')
     const fwd = await post(t, bob!, { channel_id: general, forward_of: file })
     const fw = (await get(t, bob!, fwd)).message
     t.equal(fw.kind, 'forward')
@@ -95,16 +98,18 @@ async function run(t: Test, chime: TestChime): Promise<void> {
 
     const bad: [object, string][] = [
       [{ channel_id: general, content: 'x', attachments: [] }, 'no attachments'],
-      [{ channel_id: general, content: 'x', attachments: [{ file_id: 'F', name: '../etc/passwd', mime_type: 'text/plain', size: 1 }] }, 'a path in a file name'],
-      [{ channel_id: general, content: 'x', attachments: [{ file_id: 'F', name: 'a', mime_type: 'not a type', size: 1 }] }, 'a bad MIME type'],
-      [{ channel_id: general, content: 'x', attachments: [{ file_id: 'F', name: 'a', mime_type: 'text/plain', size: 0 }] }, 'an empty file'],
-      [{ channel_id: general, content: 'x', attachments: Array.from({ length: 11 }, (_, i) => ({ file_id: `F${i}`, name: 'a', mime_type: 'text/plain', size: 1 })) }, 'eleven files'],
+      [{ channel_id: general, content: 'x', attachments: [{ name: 'a.txt' }] }, 'an attachment without a file id'],
+      [{ channel_id: general, content: 'x', attachments: [{ file_id: '../etc/passwd' }] }, 'a path as a file id'],
+      [{ channel_id: general, content: 'x', attachments: [{ file_id: notes.file_id }, { file_id: notes.file_id }] }, 'the same file twice'],
+      [{ channel_id: general, content: 'x', attachments: Array.from({ length: 11 }, (_, i) => ({ file_id: `F${i}` })) }, 'eleven files'],
       [{ channel_id: general, content: 'x', expires_in: 0 }, 'a lifetime of zero'],
       [{ channel_id: general, content: 'x', expires_in: 'soon' }, 'a lifetime that is not a number'],
       [{ channel_id: general, content: 'x', reply_to: 42 }, 'a numeric message id'],
       [{ channel_id: general, content: '   ' }, 'blank content'],
     ]
     for (const [data, what] of bad) await refused(t, ann!, 'POST_MESSAGE', data, 'INVALID_FIELD', what, general)
+    await refused(t, ann!, 'POST_MESSAGE', { channel_id: general, content: 'x', attachments: [{ file_id: 'NOSUCHFILE0000000000000001' }] }, 'FILE_NOT_FOUND', 'a file that was never uploaded', general)
+    await refused(t, bob!, 'POST_MESSAGE', { channel_id: general, content: 'x', attachments: [{ file_id: notes.file_id }] }, 'FILE_NOT_FOUND', "another user's file", general)
   })
 
   await t.test('edit: only the author; history kept; a reply keeps the quote and links to the current version', async (t) => {

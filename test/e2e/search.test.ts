@@ -16,6 +16,7 @@ import { searchTerms, snippetOf } from '../../api/src/services/search.ts'
 import { fts5Match, innodbPlan, INNODB_DEFAULT_STOPWORDS, likeAnywhere, matchesTerms, SearchStore } from '../../api/src/store/search.ts'
 import { expectError } from '../helpers/expect.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { uploadFile } from '../helpers/files.ts'
 
 type Res<T = Record<string, unknown>> = { status: number; body: T & { data?: { code?: string } } }
 type Posted = { delta_id: string; channel_id: string; timestamp: string }
@@ -64,7 +65,8 @@ async function run(t: Test, chime: TestChime): Promise<void> {
   const cafe = await post(bob!, { channel_id: general, content: 'Café crème at noon' })
   const zoo = await post(ann!, { channel_id: random, content: 'go to the zoo' })
   const bobBudget = await post(bob!, { channel_id: random, content: 'budget from bob' })
-  const file = await post(bob!, { channel_id: general, content: 'budget spreadsheet attached', attachments: [{ file_id: 'F1le0000000000000001', name: 'budget.xlsx', mime_type: 'application/vnd.ms-excel', size: 2048 }] })
+  const sheet = await uploadFile(chime, bob!, general, Buffer.from('quarter,budget\nq1,100\n'), 'budget.csv', 'text/csv')
+  const file = await post(bob!, { channel_id: general, content: 'budget spreadsheet attached', attachments: [{ file_id: sheet.file_id }] })
 
   await t.test('words: all must occur, the last one also as the start of a word', async (t) => {
     t.same(await ids(ann!, { query: 'budget' }), newestFirst(budgetMeeting, budgetApproved, bobBudget, file), 'one word, newest first, any case')

@@ -19,6 +19,7 @@ import { freshMysqlUrl } from '../helpers/databases.ts'
 import { startRedis } from '../helpers/redis.ts'
 import { expectError } from '../helpers/expect.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { uploadFile } from '../helpers/files.ts'
 
 type Res = { status: number; body: Record<string, unknown> & { data?: Record<string, unknown> & { code?: string } } }
 
@@ -141,8 +142,8 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     const live = collect(bobClient, topics.chat(chatId))
     await bobClient.subscribeAsync(topics.chat(chatId), { qos: 1 })
 
-    const file = { file_id: 'FILEZEBRA0000000000000001', name: 'zebra-photo.png', mime_type: 'image/png', size: 2048 }
-    const text = await post(ann!, { channel_id: chatId, content: `zebra secret for <@${bob!.user_id}>`, attachments: [file], expires_in: 2 })
+    const file = await uploadFile(chime, ann!, chatId, Buffer.from('a zebra, drawn in words'), 'zebra-photo.txt')
+    const text = await post(ann!, { channel_id: chatId, content: `zebra secret for <@${bob!.user_id}>`, attachments: [{ file_id: file.file_id }], expires_in: 2 })
     const poll = await post(ann!, { channel_id: chatId, poll: { question: 'zebra or okapi?', options: ['zebra', 'okapi'] }, expires_in: 2 })
     const kept = await post(ann!, { channel_id: chatId, content: 'this one lasts the hour' })
     t.equal((await act(ann!, 'EDIT_MESSAGE', { message_id: text.delta_id, content: `zebra edited for <@${bob!.user_id}>` })).body['action'], 'EDIT_MESSAGE_RESPONSE')
@@ -180,6 +181,10 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     t.equal(await db.prisma.messageMention.count({ where: { messageId: { in: [BigInt(text.delta_id), BigInt(poll.delta_id)] } } }), 0, 'mentions are gone')
     const read = await act(bob!, 'GET_MESSAGE', { message_id: text.delta_id })
     t.same([read.body['action'], read.body.data?.code], ['ERROR', 'MESSAGE_DELETED'], 'reading it is MESSAGE_DELETED')
+    await waitFor('the purged message’s file to be removed', async () => ((await db.prisma.file.count({ where: { id: file.file_id } })) === 0 ? true : undefined), 10_000)
+    const gone = await act(ann!, 'DOWNLOAD_FILE', { file_id: file.file_id })
+    t.same([gone.body['action'], gone.body.data?.code], ['ERROR', 'FILE_NOT_FOUND'], 'its file is gone with it, for its uploader too')
+    t.equal(await db.prisma.attachment.count({ where: { fileId: file.file_id } }), 0, 'no attachments row names it')
     const keptRow = (await db.prisma.message.findUnique({ where: { id: BigInt(kept.delta_id) } }))!
     t.same([keptRow.content, keptRow.purgedAt], ['this one lasts the hour', null], 'a message still to expire is untouched')
   })
@@ -193,8 +198,11 @@ t.test('secret chats', async (t) => {
     const [ann, bob] = await Promise.all([chime.register(), chime.register()])
     const chats = await Promise.all([0, 1].map(async (i) => (await call(ann!, 'POST', '/api/chats', { user_ids: [bob!.user_id], name: `race ${i}`, secret: true })).body['chat_id'] as string))
     const posted: DeltaJson[] = []
+    const fileOf = new Map<number, string>()
+    for (let i = 0; i < 30; i += 5) fileOf.set(i, (await uploadFile(chime, ann!, chats[i % 2]!, Buffer.from(`file ${i}`), `f${i}.txt`)).file_id)
     for (let i = 0; i < 30; i++) {
-      posted.push(await post(ann!, { channel_id: chats[i % 2]!, content: `short-lived ${i}`, expires_in: 1, ...(i % 5 === 0 ? { attachments: [{ file_id: `RACEFILE${String(i).padStart(17, '0')}`, name: `f${i}.txt`, mime_type: 'text/plain', size: 10 }] } : {}) }))
+      const fileId = fileOf.get(i)
+      posted.push(await post(ann!, { channel_id: chats[i % 2]!, content: `short-lived ${i}`, expires_in: 1, ...(fileId !== undefined ? { attachments: [{ file_id: fileId }] } : {}) }))
     }
     const latest = Math.max(...posted.map((d) => Date.parse(d.meta!.expires_at!)))
     await waitFor('every message is past its expiry', () => (Date.now() > latest + 50 ? true : undefined), 5_000)
@@ -208,7 +216,7 @@ t.test('secret chats', async (t) => {
       stores.push(store)
       const publisher: DeltaPublisher = { publish: async (d) => void published[i]!.push(...d), announce: async () => {}, publishInbox: async () => {} }
       const sequencer = new Sequencer(store.log, publisher, 500, () => {})
-      return { store, sequencer, config: { expiryBatchMax: 7 } }
+      return { store, sequencer, objects: chime.running.objects!, config: { expiryBatchMax: 7 } }
     }))
     t.teardown(async () => {
       for (const s of sidecars) await s.sequencer.close()
@@ -228,7 +236,7 @@ t.test('secret chats', async (t) => {
       const seqs = (await db.prisma.delta.findMany({ where: { channelId: chatId }, orderBy: { seq: 'asc' }, select: { seq: true } })).map((d) => Number(d.seq))
       t.same(seqs, seqs.map((_, i) => i + 1), 'seq stays gapless')
     }
-    t.same(files.flatMap((p) => p.fileIds).sort(), posted.filter((_, i) => i % 5 === 0).map((_, k) => `RACEFILE${String(k * 5).padStart(17, '0')}`).sort(), 'the files of the purged messages are handed over once each')
+    t.same(files.flatMap((p) => p.fileIds).sort(), [...fileOf.values()].sort(), 'the files of the purged messages are handed over once each')
     t.equal(await sweepExpired(sidecars[0]!), 0, 'a later sweep finds nothing')
     t.equal(await db.prisma.message.count({ where: { channelId: { in: chats }, purgedAt: null } }), 0, 'every message is marked purged')
   })

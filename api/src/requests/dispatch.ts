@@ -22,6 +22,7 @@ import { doClosePoll, doDeleteMessage, doEditMessage, doGetMessage, doListPins, 
 import { doAcceptInvite, doJoinServer, doLeaveServer, inviteCode } from '../services/servers.ts'
 import { doGetNotifications, doSetNotifications, doSetPreferredDevice } from '../services/notifications.ts'
 import { doRegisterPush, doUnregisterPush } from '../services/push.ts'
+import { doCompleteUpload, doDownloadFile, doUploadFile } from '../files/files.ts'
 
 export interface RequestEnvelope {
   action: string
@@ -136,6 +137,12 @@ async function handleOne(core: Core, caller: Caller, env: RequestEnvelope): Prom
       return reply('REGISTER_PUSH_RESPONSE', await doRegisterPush(core, caller, env.data), env.request_id)
     case 'UNREGISTER_PUSH':
       return reply('UNREGISTER_PUSH_RESPONSE', await doUnregisterPush(core, caller, env.data), env.request_id)
+    case 'UPLOAD_FILE':
+      return reply('UPLOAD_FILE_RESPONSE', await doUploadFile(core, caller, env.data), env.request_id)
+    case 'COMPLETE_UPLOAD':
+      return reply('COMPLETE_UPLOAD_RESPONSE', await doCompleteUpload(core, caller, env.data), env.request_id)
+    case 'DOWNLOAD_FILE':
+      return reply('DOWNLOAD_FILE_RESPONSE', await doDownloadFile(core, caller, env.data), env.request_id)
     default:
       throw new ChatError('UNKNOWN_ACTION', `unknown action ${JSON.stringify(env.action).slice(0, 80)}`)
   }

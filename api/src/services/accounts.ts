@@ -1,6 +1,7 @@
 // Accounts and sign-in (docs/protocol.md, "Accounts and sign-in"): register, login, single
 // sign-on, refresh, logout, password change, account deletion. Every sign-in is an
 // auth_sessions row; its access tokens carry its id (sid) and die with it.
+import { removeFilesOfDeletedUser } from '../files/files.ts'
 import { timingSafeEqual } from 'node:crypto'
 import { ChatError } from '../../../clients/sdk/src/errors.ts'
 import { announce, identityOf } from '../auth/identity.ts'
@@ -175,6 +176,7 @@ export async function doChangePassword(core: Core, caller: Caller, data: Data, f
 /**
  * Deletes the caller's account (store/changes.ts deleteAccount): its messages stay, every
  * membership ends as a delta, and the access events reach every node before those deltas.
+ * Its uploads that no message carries are removed.
  */
 export async function doDeleteAccount(core: Core, caller: Caller, data: Data, from: string): Promise<{ user_id: string; deleted: true }> {
   const user = await checkCurrentPassword(core, caller, data, 'password', from)
@@ -182,5 +184,7 @@ export async function doDeleteAccount(core: Core, caller: Caller, data: Data, fr
   // The bus has them already; this process's sign-in cache must not wait for the echo.
   const { gate } = identityOf(core)
   for (const e of result.events) gate.onAccessEvent(e)
+  // Files no message carries go now; files in messages stay with the messages (docs/protocol.md, "Files").
+  await removeFilesOfDeletedUser(core, user.id)
   return { user_id: user.id, deleted: true }
 }

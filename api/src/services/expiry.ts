@@ -7,27 +7,21 @@ import type { Config } from '../../../config/schema.ts'
 import type { Sequencer } from '../sequencer/sequencer.ts'
 import { purgeExpired, type PurgedMessage } from '../store/secret-chats.ts'
 import type { Store } from '../store/store.ts'
+import type { ObjectStore } from '../storage/object-store.ts'
+import { releaseFiles } from '../files/files.ts'
 import { startPeriodicTask, type PeriodicTask, type TaskLogger } from './periodic-task.ts'
 
 /** What a sweep needs: the store, the sequencer and the batch size. */
 export interface SweepDeps {
   store: Store
   sequencer: Sequencer
+  /** Where the purged messages' files are removed from. */
+  objects: ObjectStore
   config: Pick<Config, 'expiryBatchMax'>
 }
 
 /** Receives the files of the messages a batch purged, after its commit. */
 export type PurgedFilesHandler = (purged: readonly PurgedMessage[]) => Promise<void>
-
-/**
- * Where the files of expired messages go. The file service (issue 6) removes each listed
- * file id from object storage here (once no live message refers to it any more: a forward
- * shares its original's files). Until that service exists Chime stores no files, so there
- * is nothing to remove and this only hands the ids over.
- */
-export async function removeExpiredFiles(purged: readonly PurgedMessage[]): Promise<void> {
-  void purged
-}
 
 export interface SweepOptions {
   now?: () => Date
@@ -45,7 +39,10 @@ async function anyExpired(store: Store, now: Date): Promise<boolean> {
 /** Purges every message past its expiry, batch by batch; answers how many this call purged. */
 export async function sweepExpired(deps: SweepDeps, opts: SweepOptions = {}): Promise<number> {
   const now = opts.now ?? (() => new Date())
-  const onFiles = opts.onPurgedFiles ?? removeExpiredFiles
+  // The purged messages' files go unless another message (a forward) still carries them.
+  const onFiles = opts.onPurgedFiles ?? (async (purged: readonly PurgedMessage[]) => {
+    for (const m of purged) await releaseFiles(deps, m.fileIds, m.postedAt)
+  })
   const maxBatches = opts.maxBatches ?? 100
   const batchMax = deps.config.expiryBatchMax
   let total = 0

@@ -9,6 +9,7 @@ import { identityOf } from '../auth/identity.ts'
 import { isPlainObject, requireMessageId, type Data } from '../requests/fields.ts'
 import type { ChannelRecord, MessageFields } from '../store/types.ts'
 import type { Caller, Core } from './context.ts'
+import { attachmentIdsOf, claimFiles, touchFiles } from '../files/files.ts'
 
 export const LIMITS = {
   mentions: 50,
@@ -64,33 +65,6 @@ export interface MessageDraft {
   fields: MessageFields
 }
 
-const MIME = /^[a-z]+\/[a-z0-9.+-]{1,100}$/i
-
-function attachmentsOf(value: unknown): AttachmentJson[] | null {
-  if (value === undefined || value === null) return null
-  if (!Array.isArray(value) || value.length === 0 || value.length > LIMITS.attachments) {
-    throw new ChatError('INVALID_FIELD', `attachments must be a list of 1 to ${LIMITS.attachments} files`, { field: 'attachments' })
-  }
-  return value.map((a: unknown, i) => {
-    const field = `attachments[${i}]`
-    if (!isPlainObject(a)) throw new ChatError('INVALID_FIELD', `${field} must be an object`, { field })
-    const { file_id: fileId, name, mime_type: mime, size, width, height } = a
-    if (!isValidId(fileId)) throw new ChatError('INVALID_FIELD', `${field}.file_id must be an id`, { field: `${field}.file_id` })
-    if (typeof name !== 'string' || name.length === 0 || name.length > 255 || /[/\\\u0000-\u001f]/.test(name)) {
-      throw new ChatError('INVALID_FIELD', `${field}.name must be a file name of 1 to 255 characters without slashes`, { field: `${field}.name` })
-    }
-    if (typeof mime !== 'string' || !MIME.test(mime)) throw new ChatError('INVALID_FIELD', `${field}.mime_type must be a MIME type`, { field: `${field}.mime_type` })
-    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1) throw new ChatError('INVALID_FIELD', `${field}.size must be a positive integer`, { field: `${field}.size` })
-    const out: AttachmentJson = { file_id: fileId, name, mime_type: mime.toLowerCase(), size }
-    for (const [k, v] of [['width', width], ['height', height]] as const) {
-      if (v === undefined) continue
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > 100_000) throw new ChatError('INVALID_FIELD', `${field}.${k} must be a positive integer`, { field: `${field}.${k}` })
-      out[k] = v
-    }
-    return out
-  })
-}
-
 function pollOf(value: unknown, now: Date): PollJson {
   if (!isPlainObject(value)) throw new ChatError('INVALID_FIELD', 'poll must be an object', { field: 'poll' })
   const { question, options, multiple, closes_at: closesAt } = value
@@ -128,11 +102,12 @@ export async function draftMessage(core: Core, caller: Caller, channel: ChannelR
   const special = ['forward_of', 'card_user_id', 'poll'].filter((k) => data[k] !== undefined)
   if (special.length > 1) throw new ChatError('INVALID_FIELD', `send one of ${special.join(', ')} per message`, { field: special[1] })
 
-  let attachments = attachmentsOf(data['attachments'])
+  const fileIds = attachmentIdsOf(data['attachments'], LIMITS.attachments)
+  let attachments: AttachmentJson[] | null = null
   // A forward of a message with a lifetime expires no later than the original.
   let forwardExpiry: Date | null = null
   if (data['forward_of'] !== undefined) {
-    if (content.length > 0 || attachments !== null) throw new ChatError('INVALID_FIELD', 'a forward carries the original as it is; send no content or attachments with it', { field: 'content' })
+    if (content.length > 0 || fileIds !== null) throw new ChatError('INVALID_FIELD', 'a forward carries the original as it is; send no content or attachments with it', { field: 'content' })
     const id = requireMessageId(data, 'forward_of')
     const original = await core.store.messages.readable(caller.userId, id)
     kind = 'forward'
@@ -154,10 +129,10 @@ export async function draftMessage(core: Core, caller: Caller, channel: ChannelR
     kind = 'poll'
     meta.poll = poll
     if (content.length === 0) text = poll.question
-  } else if (attachments !== null) kind = 'file'
+  } else if (fileIds !== null) kind = 'file'
   else if (content.trim().length === 0) throw new ChatError('INVALID_FIELD', 'content must not be empty', { field: 'content' })
 
-  if (attachments !== null && channel.serverId !== null && !has(bits, PERMISSIONS.ATTACH_FILES)) {
+  if ((fileIds !== null || attachments !== null) && channel.serverId !== null && !has(bits, PERMISSIONS.ATTACH_FILES)) {
     throw new ChatError('FORBIDDEN', 'you may not attach files in this channel', { field: 'attachments' })
   }
 
@@ -194,5 +169,9 @@ export async function draftMessage(core: Core, caller: Caller, channel: ChannelR
   if (forwardExpiry !== null && (expiresAt === null || forwardExpiry < expiresAt)) expiresAt = forwardExpiry
   if (expiresAt !== null) meta.expires_at = expiresAt.toISOString()
   if (kind !== 'text') meta.kind = kind
-  return { content: text, meta, attachments, fields: { kind, replyTo, expiresAt, mentions } }
+  // Last, once everything else passed: the files' details come from their uploads, and the
+  // claim keeps them (and a forward's original's files) from removal until the append.
+  if (fileIds !== null) attachments = await claimFiles(core, caller, fileIds, now)
+  else if (attachments !== null) await touchFiles(core, attachments.map((a) => a.file_id), now)
+  return { content: text, meta, attachments, fields: { kind, replyTo, expiresAt, mentions, fileIds: attachments?.map((a) => a.file_id) ?? [] } }
 }

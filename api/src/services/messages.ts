@@ -2,6 +2,7 @@
 // polls) and reads of a message's current state. Rights are checked here against the
 // channel; the message's own state (deleted, author, poll closed) under the sequencer lock
 // in store/message-changes.ts.
+import { releaseFiles } from '../files/files.ts'
 import { ChatError } from '../../../clients/sdk/src/errors.ts'
 import type { DeltaJson, MessageJson, PollResultsJson } from '../../../clients/sdk/src/protocol.ts'
 import { has, PERMISSIONS } from '../../../clients/sdk/src/permissions.ts'
@@ -76,7 +77,10 @@ export async function doDeleteMessage(core: Core, caller: Caller, data: Data): P
   const { message, channel, bits } = await target(core, caller, id)
   open(channel)
   const moderator = message.userId !== caller.userId && (await isModerator(core, caller, channel, bits))
-  return run(core, id, deleteMessage(caller.userId, id, moderator))
+  const answer = await run(core, id, deleteMessage(caller.userId, id, moderator))
+  // Its files go too, unless another message (a forward) carries them.
+  if (answer.changed && message.attachments !== null) await releaseFiles(core, message.attachments.map((a) => a.file_id), message.createdAt)
+  return answer
 }
 
 /** An emoji: 1 to 64 characters, no spaces or control characters (Unicode emoji or a :name:). */

@@ -46,6 +46,8 @@ export function createMysqlAppendEngine(url: string, limits: PartitionLimits, op
       )
       const mentions = messages.flatMap((r) => (r.message?.mentions ?? []).map((target) => [r.id.toString(), r.channelId, r.seq.toString(), target]))
       if (mentions.length > 0) await conn.query('INSERT INTO message_mentions (message_id, channel_id, seq, target) VALUES ?', [mentions])
+      const files = messages.flatMap((r) => (r.message?.fileIds ?? []).map((fileId, position) => [r.id.toString(), fileId, r.channelId, position]))
+      if (files.length > 0) await conn.query('INSERT INTO attachments (message_id, file_id, channel_id, position) VALUES ?', [files])
     }
     for (const w of plan.partitions) {
       if (w.mode === 'create') {

@@ -39,6 +39,7 @@ export function createSqliteAppendEngine(path: string, limits: PartitionLimits):
     insertDelta: db.prepare(`INSERT INTO deltas (delta_id, channel_id, seq, type, user_id, content, client_msg_id, target_id, meta, attachments, is_partition_head, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     insertMessage: db.prepare(`INSERT INTO messages (message_id, channel_id, seq, user_id, kind, content, meta, attachments, reply_to, timestamp, expires_at, is_edited, is_deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)`),
     insertMention: db.prepare(`INSERT INTO message_mentions (message_id, channel_id, seq, target) VALUES (?, ?, ?, ?)`),
+    insertAttachment: db.prepare(`INSERT INTO attachments (message_id, file_id, channel_id, position) VALUES (?, ?, ?, ?)`),
     createPartition: db.prepare(`INSERT INTO delta_partitions (channel_id, partition_no, start_delta_id, end_delta_id, start_seq, end_seq, delta_count, byte_size, sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     updatePartition: db.prepare(`UPDATE delta_partitions SET end_delta_id = ?, end_seq = ?, delta_count = ?, byte_size = ?, sealed = ? WHERE channel_id = ? AND partition_no = ?`),
     sealPartition: db.prepare(`UPDATE delta_partitions SET sealed = 1 WHERE channel_id = ? AND partition_no = ?`),
@@ -53,6 +54,7 @@ export function createSqliteAppendEngine(path: string, limits: PartitionLimits):
         const m = d.message
         st.insertMessage.run(d.id, d.channelId, d.seq, d.userId, m?.kind ?? 'text', d.content, d.meta, d.attachments, m?.replyTo ?? null, iso(d.createdAt), m?.expiresAt ? iso(m.expiresAt) : null)
         for (const target of m?.mentions ?? []) st.insertMention.run(d.id, d.channelId, d.seq, target)
+        for (const [position, fileId] of (m?.fileIds ?? []).entries()) st.insertAttachment.run(d.id, fileId, d.channelId, position)
       }
     }
     for (const p of plan.partitions) {

@@ -94,6 +94,8 @@ export function deleteMessage(userId: string, id: bigint, asModerator: boolean, 
     await tx.run('DELETE FROM message_reactions WHERE message_id = ?', [id])
     await tx.run('DELETE FROM poll_votes WHERE message_id = ?', [id])
     await tx.run('DELETE FROM message_mentions WHERE message_id = ?', [id])
+    // Its files lose this reference; the caller releases those no other message carries.
+    await tx.run('DELETE FROM attachments WHERE message_id = ?', [id])
     return changed(m, userId, 'delete', null, { by })
   }
 }

@@ -77,6 +77,8 @@ export interface PurgedMessage {
   messageId: bigint
   channelId: string
   fileIds: string[]
+  /** When it was posted: a claim of its files after that is another post's (files.ts releaseFiles). */
+  postedAt: Date
 }
 
 const idOf = (v: Row[string] | undefined): bigint => BigInt(String(v))
@@ -113,7 +115,7 @@ export function purgeExpired(batchMax: number, now: Date = new Date()): ChangeWo
   const limit = Math.max(1, Math.floor(batchMax))
   return async (tx: Tx): Promise<TxOutcome<Change<PurgedMessage[]>>> => {
     const rows = await tx.all(
-      `SELECT message_id, channel_id, user_id, kind, expires_at, attachments FROM messages
+      `SELECT message_id, channel_id, user_id, kind, expires_at, attachments, timestamp FROM messages
        WHERE purged_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?
        ORDER BY expires_at, message_id LIMIT ${limit}`,
       [now],
@@ -136,10 +138,12 @@ export function purgeExpired(batchMax: number, now: Date = new Date()): ChangeWo
     await tx.run(`DELETE FROM message_reactions WHERE message_id IN (${marks})`, ids)
     await tx.run(`DELETE FROM poll_votes WHERE message_id IN (${marks})`, ids)
     await tx.run(`DELETE FROM message_mentions WHERE message_id IN (${marks})`, ids)
+    await tx.run(`DELETE FROM attachments WHERE message_id IN (${marks})`, ids)
     const purged: PurgedMessage[] = rows.map((r) => ({
       messageId: idOf(r['message_id']),
       channelId: String(r['channel_id']),
       fileIds: attachmentsOf(r['attachments']).map((a) => a.file_id),
+      postedAt: dbDate(r['timestamp'])!,
     }))
     const deltas: AppendInput[] = rows.map((r) => ({ channelId: String(r['channel_id']), userId: String(r['user_id']), type: 'expired', content: null, targetId: idOf(r['message_id']) }))
     return { value: { result: purged, access: [], inbox: [] }, deltas }

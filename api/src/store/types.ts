@@ -44,6 +44,8 @@ export interface MessageFields {
   expiresAt: Date | null
   /** Mention targets: user ids, "role:<role>", "everyone". */
   mentions: readonly string[]
+  /** The files it carries, in order: one attachments row each (written with the message). */
+  fileIds?: readonly string[]
 }
 
 /** One delta to append; the sequencer assigns delta_id and seq. */

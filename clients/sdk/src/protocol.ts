@@ -63,13 +63,74 @@ export const MESSAGE_KINDS = ['text', 'file', 'card', 'poll', 'forward'] as cons
 export type MessageKind = (typeof MESSAGE_KINDS)[number]
 
 /** A file reference of a message (the file service answers its links). */
+/** A file a message carries, as the server recorded it (docs/protocol.md, "Files"). */
 export interface AttachmentJson {
   file_id: string
   name: string
+  /** Sniffed from the bytes, not the type the uploader announced. */
   mime_type: string
   size: number
   width?: number
   height?: number
+  /** A thumbnail exists (DOWNLOAD_FILE with `thumbnail: true`). */
+  thumbnail?: true
+}
+
+// ---- files (docs/protocol.md, "Files")
+
+export interface FileJson {
+  file_id: string
+  name: string
+  mime_type: string
+  size: number
+  sha256: string
+  status: 'pending' | 'ready'
+  channel_id: string
+  uploader_id: string
+  /** Served as itself (pictures, audio, video); anything else downloads as an attachment. */
+  inline: boolean
+  width?: number
+  height?: number
+  thumbnail?: { width: number; height: number }
+  created_at: string
+}
+
+export interface UploadPartJson {
+  part_number: number
+  size: number
+  upload_url: string
+}
+
+export interface UploadFileResponseData {
+  response: 'OK'
+  file_id: string
+  method: 'PUT'
+  /** The links and the pending upload expire then. */
+  expires_at: string
+  /** One PUT of the whole file; null for a multipart upload (see `parts`). */
+  upload_url: string | null
+  part_size?: number
+  part_count?: number
+  /** The parts still to send (all of them at first; after a resume only the missing ones). */
+  parts?: UploadPartJson[]
+}
+
+export interface CompleteUploadResponseData {
+  response: 'OK'
+  file: FileJson
+}
+
+export interface DownloadFileResponseData {
+  response: 'OK'
+  file_id: string
+  download_url: string
+  expires_at: string
+  name: string
+  mime_type: string
+  size: number
+  sha256: string
+  /** Whether the link serves the file inline (else as an attachment). */
+  inline: boolean
 }
 
 /** The original of a reply, as it was when replied to. */
