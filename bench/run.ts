@@ -9,6 +9,7 @@ import { scale, type ScaleResult } from './scale.ts'
 import { runListChats } from './list-chats.ts'
 import { runSearch } from './search.ts'
 import { runHistory } from './history.ts'
+import { runFiles } from './files.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -47,7 +48,11 @@ for (const scenario of scenarios) {
     await runHistory(profiles)
     continue
   }
-  if (scenario !== 'post-latency') throw new Error(`unknown scenario ${scenario}; known: post-latency, scale, list-chats, search, history`)
+  if (scenario === 'files') {
+    await runFiles(profiles)
+    continue
+  }
+  if (scenario !== 'post-latency') throw new Error(`unknown scenario ${scenario}; known: post-latency, scale, list-chats, search, history, files`)
   const results: LatencyResult[] = []
   for (const profile of profiles) results.push(await postLatency({ profile, rate, count, warmup }))
   console.log('| profile | posts/s offered | posts | delivered | p50 ms | p99 ms | max ms |')

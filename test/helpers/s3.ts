@@ -1,7 +1,9 @@
 // An S3-compatible server for tests: s3rver (from npm) in this process on a free loopback
-// port, over a temporary directory, closed in teardown. It speaks enough S3 for the minio
-// client (buckets, objects, ranges, multipart uploads, multi-delete, presigned URLs) but does
-// not check signatures, so expiry and tampering of links are tested on the local store only.
+// port, over a temporary directory, closed in teardown (startS3). startS3Server is the same
+// server without a test, for the files benchmark (bench/files.ts runs it in a process of its
+// own). It speaks enough S3 for the minio client (buckets, objects, ranges, multipart
+// uploads, multi-delete, presigned URLs) but does not check signatures, so expiry and
+// tampering of links are tested on the local store only.
 //
 // s3rver 3.7 has no ListParts and no AbortMultipartUpload (both answer MethodNotAllowed), and
 // takes a part or a completion for any upload id, even one of another key or none at all.
@@ -22,6 +24,11 @@ export interface TestS3 {
   secretKey: string
   /** Where s3rver keeps a bucket's unfinished multipart uploads (one directory each). */
   uploadsDir(bucket: string): string
+}
+
+/** A running S3 server outside a test: close() stops it and removes its directory. */
+export interface S3Server extends TestS3 {
+  close(): Promise<void>
 }
 
 /** The part of a Koa context the multipart additions use. */
@@ -92,6 +99,13 @@ function multipartAsS3(uploadsDir: (bucket: string) => string): KoaMiddleware {
 }
 
 export async function startS3(t: Test): Promise<TestS3> {
+  const { close, ...s3 } = await startS3Server()
+  defer(t, close)
+  return s3
+}
+
+/** s3rver with the additions above, on a free loopback port over a fresh temporary directory. */
+export async function startS3Server(): Promise<S3Server> {
   const directory = await mkdtemp(join(tmpdir(), 'chime-s3-'))
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory })
   // s3rver deletes the objects of one multi-delete in parallel, each then removing its
@@ -114,9 +128,9 @@ export async function startS3(t: Test): Promise<TestS3> {
   if (router < 0) throw new Error("s3rver's router was not found; test/helpers/s3.ts needs updating for this s3rver version")
   middleware.splice(router, 0, multipartAsS3(uploadsDir))
   const address = await server.run()
-  defer(t, async () => {
+  const close = async (): Promise<void> => {
     await server.close()
     await rm(directory, { recursive: true, force: true })
-  })
-  return { endpoint: `http://127.0.0.1:${address.port}`, accessKey: 'S3RVER', secretKey: 'S3RVER', uploadsDir }
+  }
+  return { endpoint: `http://127.0.0.1:${address.port}`, accessKey: 'S3RVER', secretKey: 'S3RVER', uploadsDir, close }
 }
