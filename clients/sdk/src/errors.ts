@@ -71,6 +71,8 @@ export const ERROR_CATALOGUE = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json.' },
   INTERNAL: { status: 500, message: 'Something went wrong on the server; nothing was changed.' },
   UNAVAILABLE: { status: 503, message: 'A service Chime depends on is unavailable; retry later.' },
+  // raised by clients (the SDK), never sent by the server
+  REQUEST_TIMEOUT: { status: 504, message: 'No reply came in time; the request may still be carried out (a post is retried with the same client_msg_id).' },
 } as const satisfies Record<string, { status: number; message: string }>
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE

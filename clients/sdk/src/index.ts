@@ -1,0 +1,10 @@
+// The Chime SDK for browsers and Node (docs/sdk.md). Node-only pieces (FileStorage) are in node.ts.
+export { ChimeClient, type ChimeClientOptions, type ClientEvents, type ConnectionStatus, type TypingEvent, type WatchedChannel } from './client.ts'
+export { ChimeHttp, errorFrom, type HttpOptions, type Session } from './http.ts'
+export { ChannelStream, type Offered } from './channel-stream.ts'
+export { Outbox, newClientMsgId, type OutboxItem, type OutboxState } from './outbox.ts'
+export { MemoryStorage, IndexedDbStorage, type ClientStorage } from './storage.ts'
+export { uploadFile, type UploadProgress } from './files.ts'
+export { ChatError, ERROR_CATALOGUE, isErrorCode, type ErrorCode } from './errors.ts'
+export * from './protocol.ts'
+export { topics, channelTopic, typingTopic } from './topics.ts'
