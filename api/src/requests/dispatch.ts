@@ -18,7 +18,7 @@ import { doCreateChat, doLeaveChat } from '../services/chats.ts'
 import { doSetChatTimer } from '../services/chats.ts'
 import { doBroadcastMessage } from '../services/broadcast.ts'
 import { doExportChat } from '../services/export.ts'
-import { doClosePoll, doDeleteMessage, doEditMessage, doGetMessage, doListPins, doPin, doReaction, doRetractVote, doVote } from '../services/messages.ts'
+import { doClosePoll, doDeleteMessage, doEditMessage, doGetMessage, doListMessages, doListPins, doPin, doReaction, doRetractVote, doVote } from '../services/messages.ts'
 import { doAcceptInvite, doJoinServer, doLeaveServer, inviteCode } from '../services/servers.ts'
 import { doGetNotifications, doSetNotifications, doSetPreferredDevice } from '../services/notifications.ts'
 import { doRegisterPush, doUnregisterPush } from '../services/push.ts'
@@ -111,6 +111,8 @@ async function handleOne(core: Core, caller: Caller, env: RequestEnvelope): Prom
       return reply('CLOSE_POLL_RESPONSE', await doClosePoll(core, caller, env.data), env.request_id)
     case 'GET_MESSAGE':
       return reply('GET_MESSAGE_RESPONSE', await doGetMessage(core, caller, env.data), env.request_id)
+    case 'LIST_MESSAGES':
+      return reply('LIST_MESSAGES_RESPONSE', await doListMessages(core, caller, env.data), env.request_id)
     case 'LIST_PINS':
       return reply('LIST_PINS_RESPONSE', await doListPins(core, caller, env.data), env.request_id)
     case 'MARK_RECEIVED':

@@ -7,7 +7,7 @@ import { ChatError } from '../../../clients/sdk/src/errors.ts'
 import type { DeltaJson, MessageJson, PollResultsJson } from '../../../clients/sdk/src/protocol.ts'
 import { has, PERMISSIONS } from '../../../clients/sdk/src/permissions.ts'
 import { toDeltaJson } from '../publish/delta-json.ts'
-import { optionalId, requireMessageId, type Data } from '../requests/fields.ts'
+import { optionalCursor, optionalId, optionalLimit, requireMessageId, type Data } from '../requests/fields.ts'
 import { closePoll, deleteMessage, editMessage, setPinned, setReaction, vote, type MessageChangeResult } from '../store/message-changes.ts'
 import type { ChangeWork } from '../store/changes.ts'
 import { isGone, POLL_UPDATE_TYPES, type MessageRecord, type PollUpdateRow } from '../store/messages.ts'
@@ -217,6 +217,28 @@ export async function doGetMessage(core: Core, caller: Caller, data: Data): Prom
     message: await messageJson(core, caller, m, reactions),
     versions: versions.map((v) => ({ content: v.content, at: v.at.toISOString(), delta_id: v.deltaId.toString() })),
   }
+}
+
+const LIST_MESSAGES_MAX = 200
+
+/**
+ * LIST_MESSAGES: a page of a channel's messages as they are now, oldest first, before
+ * `before_seq` (default: the newest). `last_seq` is the channel's seq when the page was read:
+ * a client shows the page and then follows the channel from there (SYNC, live deltas), so
+ * nothing falls between the two (a message in both is the same message_id).
+ */
+export async function doListMessages(core: Core, caller: Caller, data: Data): Promise<{ channel_id: string; messages: MessageJson[]; has_more: boolean; last_seq: string }> {
+  const channelId = optionalId(data, 'channel_id')
+  if (channelId === undefined) throw new ChatError('INVALID_FIELD', 'channel_id is required', { field: 'channel_id' })
+  const before = data['before_seq'] === undefined ? null : optionalCursor(data, 'before_seq') ?? null
+  const limit = data['limit'] === undefined ? 50 : optionalLimit(data, LIST_MESSAGES_MAX)
+  await core.store.directory.readableChannel(caller.userId, channelId)
+  const lastSeq = (await core.store.db.prisma.channel.findUnique({ where: { id: channelId }, select: { lastSeq: true } }))?.lastSeq ?? 0n
+  const page = await core.store.messages.page(channelId, before, limit + 1)
+  const shown = page.slice(0, limit).reverse()
+  const reactions = await core.store.messages.reactions(shown.map((m) => m.id))
+  const messages = await Promise.all(shown.map((m) => messageJson(core, caller, m, reactions.get(m.id))))
+  return { channel_id: channelId, messages, has_more: page.length > limit, last_seq: lastSeq.toString() }
 }
 
 /** LIST_PINS: the pinned messages of a channel or chat, most recently pinned first. */

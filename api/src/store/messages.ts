@@ -96,6 +96,16 @@ export class MessageStore {
     ]
   }
 
+  /** Up to `limit` messages of a channel before `beforeSeq` (all: null), newest first; deleted ones included (readers see them as deleted). */
+  async page(channelId: string, beforeSeq: bigint | null, limit: number): Promise<MessageRecord[]> {
+    const rows = await this.db.prisma.message.findMany({
+      where: { channelId, ...(beforeSeq === null ? {} : { seq: { lt: beforeSeq } }) },
+      orderBy: { seq: 'desc' },
+      take: limit,
+    })
+    return rows.map(toMessageRecord)
+  }
+
   /** Pinned messages of a channel, most recently pinned first. */
   async pinned(channelId: string): Promise<MessageRecord[]> {
     const rows = await this.db.prisma.message.findMany({
