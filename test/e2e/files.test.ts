@@ -96,6 +96,13 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     const meta = await sharp(thumbBytes).metadata()
     t.same([meta.format, meta.width, meta.height], ['webp', 320, 240], 'the thumbnail is a 320x240 WebP')
 
+    // The links in exported chats: a GET with the reader's token is sent on to a download link.
+    const redirected = await fetch(`${chime.baseUrl}/api/files/download/?file_id=${file.file_id}`, { headers: { authorization: `Bearer ${bob!.token}` }, redirect: 'manual' })
+    t.equal(redirected.status, 303, 'GET /api/files/download/ answers 303')
+    t.ok(Buffer.from(await (await getLink(chime, redirected.headers.get('location')!)).arrayBuffer()).equals(png), 'to a link that serves the file')
+    const anonymous = await fetch(`${chime.baseUrl}/api/files/download/?file_id=${file.file_id}`, { redirect: 'manual' })
+    t.equal(anonymous.status, 401, 'without a token: 401')
+    await anonymous.arrayBuffer()
     t.equal((await download(eve!, file.file_id)).body.data.code, 'FILE_NOT_FOUND', 'someone who may not read the channel gets no link')
     t.equal((await download(eve!, 'NOSUCHFILE0000000000000001')).body.data.code, 'FILE_NOT_FOUND', 'nor for a file that does not exist: the same answer')
   })

@@ -17,7 +17,7 @@ import type { Caller, Core } from './context.ts'
 
 const HOUR_MS = 3_600_000
 
-/** The link an attachment gets in an export (the file service, issue 6, answers it). */
+/** The link an attachment gets in an export: a GET with the reader's token there redirects to a download link (files/files.ts). */
 export function fileLink(base: string, fileId: string): string {
   return `${base.replace(/\/+$/, '')}/api/files/download/?file_id=${encodeURIComponent(fileId)}`
 }
