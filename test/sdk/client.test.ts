@@ -21,10 +21,12 @@ async function account(chime: TestChime): Promise<Session> {
 }
 
 /** A client through `proxy` (or straight to the broker), closed in teardown. */
-async function client(t: Test, chime: TestChime, session: Session, opts: { proxy?: TcpProxy; storage?: ClientStorage; clientId?: string } = {}): Promise<ChimeClient> {
+async function client(t: Test, chime: TestChime, session: Session, opts: { proxy?: TcpProxy; storage?: ClientStorage; clientId?: string; webSocket?: boolean } = {}): Promise<ChimeClient> {
   const port = opts.proxy?.port ?? chime.running.mqttPort!
   const c = new ChimeClient({
-    baseUrl: chime.baseUrl, session, mqttUrl: `mqtt://127.0.0.1:${port}`, storage: opts.storage ?? new MemoryStorage(),
+    baseUrl: chime.baseUrl, session, storage: opts.storage ?? new MemoryStorage(),
+    // Without mqttUrl the SDK goes to ws://<API host>/mqtt, as in a browser.
+    ...(opts.webSocket === true ? {} : { mqttUrl: `mqtt://127.0.0.1:${port}` }),
     reconnect: { minDelayMs: 20, maxDelayMs: 200 }, requestTimeoutMs: 10_000, ...(opts.clientId !== undefined ? { clientId: opts.clientId } : {}),
   })
   defer(t, () => c.close())
@@ -51,9 +53,9 @@ async function run(t: Test, chime: TestChime): Promise<void> {
   const seqsOf = (ds: readonly DeltaJson[]): number[] => ds.map((d) => Number(d.seq))
   const upTo = (k: number): number[] => Array.from({ length: k }, (_, i) => i + 1)
 
-  await t.test('posts through the outbox reach a watcher once each, in order', async (t) => {
+  await t.test('posts through the outbox reach a watcher once each, in order (the watcher over WebSocket, as in a browser)', async (t) => {
     const a = await client(t, chime, ann)
-    const b = await client(t, chime, bob)
+    const b = await client(t, chime, bob, { webSocket: true })
     const got = received(b, channel.channel_id)
     await b.watch(channel)
     const sent: string[] = []
