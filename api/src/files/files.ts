@@ -27,6 +27,7 @@ import { isPlainObject, requireId, type Data } from '../requests/fields.ts'
 import type { Caller, Core } from '../services/context.ts'
 import { isValidContentType } from '../storage/object-input.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
+import { dbDate } from '../store/append-engine.ts'
 import { inspectStoredFile } from './inspect-stored.ts'
 
 const SHA256 = /^[0-9a-f]{64}$/i
@@ -322,8 +323,8 @@ export async function removeUnreferenced(core: FileDeps, fileIds: readonly strin
       [...fileIds],
     )
     const gone = rows.filter((r) => {
-      const at = r['attached_at']
-      return at === null || at === undefined || new Date(typeof at === 'string' && !at.includes('T') ? `${at.replace(' ', 'T')}Z` : (at as string | number)).getTime() < claimedBefore.getTime()
+      const at = dbDate(r['attached_at'] as string | number | null)
+      return at === null || at.getTime() < claimedBefore.getTime()
     })
     if (gone.length > 0) await tx.run(`DELETE FROM files WHERE file_id IN (${gone.map(() => '?').join(', ')})`, gone.map((r) => String(r['file_id'])))
     const value = gone.map((r): Removable => ({
