@@ -135,6 +135,23 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     t.equal(log.deltas.filter((d) => d.client_msg_id === item.client_msg_id).length, 1, 'it is in the log once')
   })
 
+  await t.test('a channel watched while offline is subscribed when the kept session comes back', async (t) => {
+    const other = await annHttp.post<{ server_id: string; channel_id: string }>('/api/servers', { name: 'watched offline' })
+    await bobHttp.post(`/api/servers/${other.server_id}/join`)
+    const proxy = await startTcpProxy(t, chime.running.mqttPort!)
+    const b = await client(t, chime, bob, { proxy })
+    proxy.hold()
+    proxy.cut()
+    await waitFor('bob to be offline', () => (b.status !== 'online' ? true : undefined))
+    const got = received(b, other.channel_id)
+    await b.watch({ channel_id: other.channel_id, server_id: other.server_id })
+    proxy.release()
+    await waitFor('bob to be back', () => (b.status === 'online' ? true : undefined), 10_000)
+    await annHttp.request('POST_MESSAGE', { channel_id: other.channel_id, content: 'are you there?' })
+    await waitFor('the post to reach bob live', () => (got.length >= 1 ? true : undefined))
+    t.same(got.map((d) => d.content), ['are you there?'])
+  })
+
   await t.test('refusals are ChatErrors with their codes; a post refused for good is marked failed, not retried', async (t) => {
     const a = await client(t, chime, ann)
     await t.rejects(a.request('SYNC', { channel_id: 'not an id' }), { code: 'INVALID_FIELD' }, 'a bad request: INVALID_FIELD')

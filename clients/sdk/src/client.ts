@@ -108,6 +108,8 @@ export class ChimeClient extends Emitter<ClientEvents> {
   private readonly streams = new Map<string, ChannelStream>()
   private readonly watched = new Map<string, WatchedChannel>()
   private readonly typingWatched = new Set<string>()
+  /** Filters the broker's session holds for this client (lost with a session that was not kept). */
+  private readonly subscribed = new Set<string>()
   private readonly pending = new Map<string, PendingRequest>()
   private readonly syncing = new Set<string>()
   private readonly resync = new Set<string>()
@@ -222,9 +224,17 @@ export class ChimeClient extends Emitter<ClientEvents> {
       filters.push(typingTopic({ id, serverId: channel.server_id }))
     }
     if (this.status === 'online') {
-      await this.mqtt!.subscribeAsync(filters, { qos: 1 })
+      await this.subscribe(filters)
       await this.sync(id)
     }
+  }
+
+  /** Subscribes to the filters the session does not hold yet. */
+  private async subscribe(filters: readonly string[]): Promise<void> {
+    const missing = filters.filter((f) => !this.subscribed.has(f))
+    if (missing.length === 0) return
+    await this.mqtt!.subscribeAsync(missing, { qos: 1 })
+    for (const f of missing) this.subscribed.add(f)
   }
 
   async unwatch(channelId: string): Promise<void> {
@@ -233,6 +243,7 @@ export class ChimeClient extends Emitter<ClientEvents> {
     this.watched.delete(channelId)
     const filters = [channelTopic({ id: channelId, serverId: channel.server_id })]
     if (this.typingWatched.delete(channelId)) filters.push(typingTopic({ id: channelId, serverId: channel.server_id }))
+    for (const f of filters) this.subscribed.delete(f)
     if (this.status === 'online') await this.mqtt!.unsubscribeAsync(filters).catch(() => undefined)
   }
 
@@ -352,15 +363,15 @@ export class ChimeClient extends Emitter<ClientEvents> {
     const client = this.mqtt!
     client.options.reconnectPeriod = this.backoff(0)
     try {
-      // A kept session still has the subscriptions; a new one needs them (inbox first: replies).
-      if (!sessionPresent) {
-        const filters = [topics.inbox(this.session.user_id)]
-        for (const [id, c] of this.watched) {
-          filters.push(channelTopic({ id, serverId: c.server_id }))
-          if (this.typingWatched.has(id)) filters.push(typingTopic({ id, serverId: c.server_id }))
-        }
-        await client.subscribeAsync(filters, { qos: 1 })
+      // A kept session still has its subscriptions; a new one needs them all (inbox first:
+      // replies), and channels watched while offline are added either way.
+      if (!sessionPresent) this.subscribed.clear()
+      const filters = [topics.inbox(this.session.user_id)]
+      for (const [id, c] of this.watched) {
+        filters.push(channelTopic({ id, serverId: c.server_id }))
+        if (this.typingWatched.has(id)) filters.push(typingTopic({ id, serverId: c.server_id }))
       }
+      await this.subscribe(filters)
     } catch {
       return // the connection went again; the next connect does it
     }
