@@ -8,6 +8,8 @@ COPY prisma.config.ts tsconfig.json ./
 COPY bin/postinstall.ts ./bin/postinstall.ts
 RUN npm ci --no-audit --no-fund
 COPY . .
+# The web app is built from the sources copied above (postinstall ran before they were there).
+RUN npm run build:web
 ENV CHIME_DATA_DIR=/data
 EXPOSE 8080 1883
 CMD ["npm", "start"]

@@ -24,6 +24,7 @@ import { registerNotificationRoutes } from './routes/notifications.ts'
 import { doSearch, searchDataFromQuery } from './services/search.ts'
 import { OBJECT_ROUTE_PREFIX, registerObjectRoutes } from './routes/objects.ts'
 import { LocalObjectStore } from './storage/local-store.ts'
+import { registerWebApp } from './routes/web.ts'
 
 export interface AppOptions {
   /** Serve MQTT over WebSocket at /mqtt through this broker. */
@@ -180,6 +181,8 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   const fileSweeper = startFileSweeper(core, app.log)
   app.addHook('onClose', async () => fileSweeper.stop())
 
+  // The web app (clients/web/dist) at `/`, and its page for every path that is not the API's.
+  await registerWebApp(app, { objectStorageUrl: core.config.s3Endpoint !== '' ? core.config.s3Endpoint : core.config.publicUrl })
   if (opts.broker !== undefined) await registerMqttWebSocket(app, opts.broker)
   return app
 }
