@@ -156,6 +156,9 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     const a = await client(t, chime, ann)
     await t.rejects(a.request('SYNC', { channel_id: 'not an id' }), { code: 'INVALID_FIELD' }, 'a bad request: INVALID_FIELD')
     await t.rejects(a.request('NO_SUCH_ACTION', {}), { code: 'UNKNOWN_ACTION' })
+    const thief = new ChimeClient({ baseUrl: chime.baseUrl, session: bob, mqttUrl: `mqtt://127.0.0.1:${chime.running.mqttPort!}`, clientId: a.id })
+    defer(t, () => thief.close())
+    await t.rejects(thief.connect(), { code: 'CLIENT_ID_TAKEN' }, "connecting with another user's client id is refused at once, not retried forever")
     const failed = new Promise<ChatError>((resolve) => a.once('send-failed', (f) => resolve(f.error)))
     const item = await a.send('NOSUCHCHANNEL0000000000001', 'into nothing')
     const err = await failed

@@ -131,6 +131,13 @@ export class ChimeClient extends Emitter<ClientEvents> {
     return this.clientId
   }
 
+  /** A renewed token (after /api/auth/refresh): used by HTTP calls at once and by the next MQTT connection. */
+  setToken(token: string): void {
+    this.session.token = token
+    this.http.token = token
+    if (this.mqtt !== undefined) this.mqtt.options.password = token
+  }
+
   /** Loads what was kept, connects, and resolves on the first connection (or throws why it was refused). */
   async connect(): Promise<void> {
     await this.outbox.load()
@@ -165,12 +172,14 @@ export class ChimeClient extends Emitter<ClientEvents> {
           resolve()
         }
       })
+      // CONNACK refusals that trying again cannot mend: another user's client id (2), a
+      // token or username that is not accepted (4, 5). Server unavailable (3) is retried.
       const refused = (err: Error & { code?: number }): void => {
-        if (err.code === 4 || err.code === 5) {
-          offConnected()
-          void this.close()
-          reject(new ChatError(err.code === 5 ? 'UNAUTHENTICATED' : 'INVALID_CREDENTIALS', err.message))
-        }
+        const code = err.code === 2 ? 'CLIENT_ID_TAKEN' : err.code === 4 ? 'INVALID_CREDENTIALS' : err.code === 5 ? 'UNAUTHENTICATED' : null
+        if (code === null) return
+        offConnected()
+        void this.close()
+        reject(new ChatError(code, err.message))
       }
       client.on('error', refused)
     })
