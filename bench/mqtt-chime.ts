@@ -1,0 +1,103 @@
+// Starts Chime's broker for the raw MQTT scenarios in a child process (mqtt-chime-child.ts)
+// and hands back its pid, MQTT port and seeded users, with a CPU profiler switch and a
+// garbage collection before memory is read (the child runs with --expose-gc, nothing else).
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export interface BenchUser {
+  userId: string
+  username: string
+  token: string
+  /** The user's presence topic: the one topic it may publish on for others to receive. */
+  topic: string
+}
+
+export type ChimeChildCommand = { type: 'seed'; users: number } | { type: 'profile-start' } | { type: 'profile-stop'; file: string } | { type: 'gc' } | { type: 'stop' }
+
+export type ChimeChildReport =
+  | { type: 'ready'; pid: number; mqttPort: number; users: BenchUser[]; seedMs: number }
+  | { type: 'profiling' }
+  | { type: 'profiled'; file: string }
+  | { type: 'collected'; heapUsed: number; external: number }
+  | { type: 'failed'; error: string }
+
+export interface ChimeBroker {
+  pid: number
+  url: string
+  users: BenchUser[]
+  seedMs: number
+  /** Starts a CPU profile of the broker process (node:inspector, 500 µs sampling). */
+  profileStart(): Promise<void>
+  /** Stops it and writes the .cpuprofile to `file`. */
+  profileStop(file: string): Promise<void>
+  /** Two full garbage collections in the broker process; answers its V8 heap in use and external memory, bytes. */
+  collectGarbage(): Promise<{ heapUsed: number; external: number }>
+  stop(): Promise<void>
+}
+
+function next(child: ChildProcess, want: ChimeChildReport['type'], ms: number): Promise<ChimeChildReport> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`Chime's broker process did not answer ${want} within ${ms / 1000} s`)), ms)
+    const onMessage = (m: ChimeChildReport): void => {
+      if (m.type === 'failed') done(new Error(`Chime's broker process failed: ${m.error}`))
+      else if (m.type === want) done(null, m)
+    }
+    const onExit = (code: number | null): void => done(new Error(`Chime's broker process exited with ${code}`))
+    function done(err: Error | null, m?: ChimeChildReport): void {
+      clearTimeout(timer)
+      child.off('message', onMessage)
+      child.off('exit', onExit)
+      if (err !== null) reject(err)
+      else resolve(m!)
+    }
+    child.on('message', onMessage)
+    child.once('exit', onExit)
+  })
+}
+
+/** The embedded profile with `users` seeded users, listening for MQTT on a free loopback port. */
+export async function startChimeBroker(users: number): Promise<ChimeBroker> {
+  const child = fork(fileURLToPath(new URL('./mqtt-chime-child.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const send = (cmd: ChimeChildCommand): void => void child.send(cmd)
+  try {
+    const ready = next(child, 'ready', 120_000)
+    send({ type: 'seed', users })
+    const r = (await ready) as Extract<ChimeChildReport, { type: 'ready' }>
+    return {
+      pid: r.pid,
+      url: `mqtt://127.0.0.1:${r.mqttPort}`,
+      users: r.users,
+      seedMs: r.seedMs,
+      async profileStart() {
+        const answer = next(child, 'profiling', 10_000)
+        send({ type: 'profile-start' })
+        await answer
+      },
+      async profileStop(file) {
+        const answer = next(child, 'profiled', 60_000)
+        send({ type: 'profile-stop', file })
+        await answer
+      },
+      async collectGarbage() {
+        const answer = next(child, 'collected', 30_000)
+        send({ type: 'gc' })
+        const r = (await answer) as Extract<ChimeChildReport, { type: 'collected' }>
+        return { heapUsed: r.heapUsed, external: r.external }
+      },
+      stop: () => stopChild(child, () => send({ type: 'stop' })),
+    }
+  } catch (err) {
+    await stopChild(child, () => child.kill('SIGKILL'))
+    throw err
+  }
+}
+
+/** Asks the child to stop and waits for it to exit; kills it after 15 s. */
+async function stopChild(child: ChildProcess, ask: () => void): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  ask()
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  await exited
+  clearTimeout(timer)
+}
