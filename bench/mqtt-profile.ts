@@ -1,5 +1,6 @@
 // Reads a V8 .cpuprofile (node --cpu-prof, or the inspector's Profiler.stop) and says where
-// the time went: the functions with the most self time, and self time by package.
+// the time went: the functions with the most self time, and self time by package, as shares
+// of the time the thread was busy (idle samples, waiting in the event loop, left out).
 //   npx tsx bench/mqtt-profile.ts <file.cpuprofile> [top]
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
@@ -21,7 +22,7 @@ interface CpuProfile {
 export interface SelfTime {
   name: string
   where: string
-  /** Share of all sampled time, percent. */
+  /** Share of the busy time (all samples but the idle ones), percent. */
   percent: number
   ms: number
 }
@@ -97,10 +98,11 @@ export function summarize(profile: CpuProfile, top = 20): ProfileSummary {
     const pkg = functionName === '(garbage collector)' ? 'garbage collector' : functionName === '(program)' ? 'V8 / native (program)' : packageOf(url)
     pkgs.set(pkg, (pkgs.get(pkg) ?? 0) + us)
   }
-  const pct = (us: number): number => Math.round((us / total) * 1000) / 10
+  const busy = total - idle
+  const pct = (us: number): number => Math.round((us / busy) * 1000) / 10
   return {
     totalMs: Math.round(total / 1000),
-    idlePercent: pct(idle),
+    idlePercent: Math.round((idle / total) * 1000) / 10,
     functions: [...fns.values()].sort((a, b) => b.ms - a.ms).slice(0, top).map((f) => ({ ...f, percent: pct(f.ms * 1000), ms: Math.round(f.ms) })),
     packages: [...pkgs.entries()].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, percent: pct(us), ms: Math.round(us / 1000) })),
   }
@@ -111,11 +113,11 @@ export async function summarizeFile(file: string, top = 20): Promise<ProfileSumm
 }
 
 export function printSummary(title: string, s: ProfileSummary): void {
-  console.log(`\n${title}: ${s.totalMs} ms sampled, ${s.idlePercent} % idle`)
+  console.log(`\n${title}: ${s.totalMs} ms sampled, ${s.idlePercent} % idle; shares of the busy time`)
   console.log('| self % | self ms | function | where |')
   console.log('|---|---|---|---|')
   for (const f of s.functions) console.log(`| ${f.percent} | ${f.ms} | ${f.name} | ${f.where} |`)
-  console.log('\n| package | self % (of all samples) |')
+  console.log('\n| package | self % |')
   console.log('|---|---|')
   for (const p of s.packages.slice(0, 15)) console.log(`| ${p.name} | ${p.percent} |`)
 }

@@ -74,7 +74,7 @@ for (const scenario of scenarios) {
     const only = (values.only?.split(',') ?? [...MQTT_GROUPS]) as MqttGroup[]
     if (only.some((g) => !MQTT_GROUPS.includes(g))) throw new Error(`--only takes ${MQTT_GROUPS.join(', ')}`)
     const quick = values.quick === true
-    const stepMs = counts('step-ms', values['step-ms'], [quick ? 1000 : 1500])[0]!
+    const stepMs = counts('step-ms', values['step-ms'], [quick ? 1000 : 1200])[0]!
     await runMqtt({
       ...(values.peer !== undefined ? { peer: values.peer } : {}),
       only,

@@ -158,11 +158,13 @@ t.test('paced steps at QoS 1 and QoS 0 over the same load-generator connections 
     // 400/s for 0.7 s: 280 scheduled, give or take the last tick.
     t.ok(sent.sent >= 275 && sent.sent <= 281, `QoS ${qos}: about 280 sent (${sent.sent})`)
     t.equal(sent.heldBack, 0)
-    const counts = await waitFor(`every QoS ${qos} delivery and acknowledgement`, async () => {
+    const [counts, pubCounts] = await waitFor(`every QoS ${qos} delivery and acknowledgement`, async () => {
       const [s, p] = [await sub.request({ type: 'collect' }, 'counts', 5000), await pub.request({ type: 'collect' }, 'counts', 5000)]
-      return s.received === 2 * sent.sent && p.unacked === 0 ? s : undefined
+      return s.received === 2 * sent.sent && p.unacked === 0 ? [s, p] : undefined
     })
     t.equal(counts.received, 2 * sent.sent, `QoS ${qos}: each publish reaches both subscribers`)
+    t.ok(pubCounts.sentInWindow >= 195 && pubCounts.sentInWindow <= 201, `about 200 sent in the 0.5 s window (${pubCounts.sentInWindow})`)
+    t.equal(counts.ofWindowSends, 2 * pubCounts.sentInWindow, 'the messages sent in the window are told apart by their stamps')
     t.ok(counts.inWindow > 0 && counts.inWindow < counts.received, 'the warm-up is not in the measured window')
     const h = new LatencyHistogram()
     h.add(counts.histogram, counts.maxUs)
