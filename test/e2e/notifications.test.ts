@@ -206,6 +206,33 @@ async function run(t: Test, chime: TestChime): Promise<void> {
     await call(bea, 'DELETE', `/api/blocks/${ann.user_id}`)
   })
 
+  await t.test('messages worked through together are told each by its own author, mentions and blocks, in commit order', async (t) => {
+    // Each list commits in one transaction and reaches the notifier as one batch; the two
+    // lists race, so the batch may hold both authors.
+    const many = async (user: TestUser, contents: string[]): Promise<string[]> => {
+      const res = await call<Envelope<string, { delta_id: string }>[]>(user, 'POST', '/api/requests', contents.map((content) => ({ action: 'POST_MESSAGE', data: { channel_id: general, content } })))
+      if (res.status !== 200) throw new Error(`posts failed: ${JSON.stringify(res.body)}`)
+      const replies = res.body as unknown as Envelope<string, { delta_id: string }>[]
+      if (replies.some((e) => e.action !== 'POST_MESSAGE_RESPONSE')) throw new Error(`a post was refused: ${JSON.stringify(replies)}`)
+      return replies.map((e) => e.data.delta_id)
+    }
+    await act(cyd, 'SET_NOTIFICATIONS', { channel_id: '*', level: 'all' })
+    t.equal((await call(dan, 'PUT', `/api/blocks/${bea.user_id}`)).status, 200)
+    const [[a1, a2, a3, a4], [b1, b2]] = (await Promise.all([
+      many(ann, ['a1 plain', 'a2 <@everyone>', `a3 <@${bea.user_id}>`, 'a4 <@&member>']),
+      many(bea, [`b1 <@${ann.user_id}>`, `b2 <@${dan.user_id}>`]),
+    ])) as [[string, string, string, string], [string, string]]
+    const ids = [a1, a2, a3, a4, b1, b2]
+    const byCommit = (list: string[]): string[] => [...list].sort((x, y) => (BigInt(x) < BigInt(y) ? -1 : 1))
+    t.same(await toldAbout(bea, ids), byCommit([a2, a3, a4]), 'bea: @everyone, her mention and her role, not her own posts')
+    t.same(await toldAbout(dan, ids), byCommit([a2, a4]), 'dan blocked bea: not her mention of him')
+    t.same(await toldAbout(cyd, ids), byCommit([a2, a4]), 'cyd (default "all", so mentions here): @everyone and @role, nothing plain, not others\' mentions')
+    t.same(await toldAbout(ann, ids), [b1], 'ann: only bea\'s mention of her')
+    t.equal(notes(bea).find((n) => n.message_id === a3)?.mention, true)
+    await act(cyd, 'SET_NOTIFICATIONS', { channel_id: '*', level: null })
+    await call(dan, 'DELETE', `/api/blocks/${bea.user_id}`)
+  })
+
   await t.test('addressed to the preferred device, else the most recently seen one', async (t) => {
     const phone = `${bea.username}-phone-${tag}`
     const tablet = `${bea.username}-tablet-${tag}`

@@ -36,9 +36,36 @@ const PREVIEW_CHARS = 100
 /** How long close() lets the queue drain before dropping the rest. */
 const CLOSE_DRAIN_MS = 5000
 
+/** Messages worked through together, at most. */
+const BATCH_MAX = 500
+
 interface Recipient {
   userId: string
   mention: boolean
+}
+
+type NotificationBase = Omit<NotificationData, 'mention' | 'device'>
+
+interface Message {
+  authorId: string
+  mentions: Set<string>
+  everyone: boolean
+  base: NotificationBase
+}
+
+interface Facts {
+  roleOf: Map<string, string>
+  own: Map<string, SettingRow>
+  fallback: Map<string, SettingRow>
+  /** "<user> <author>" for each author the user blocked. */
+  blocked: Set<string>
+  alive: Set<string>
+}
+
+interface Delivery {
+  preferred: Map<string, string | null>
+  devicesOf: Map<string, string[]>
+  pushOf: Map<string, PushTarget[]>
 }
 
 export class Notifier {
@@ -101,13 +128,15 @@ export class Notifier {
     // Let the publishes of this tick finish first.
     await new Promise<void>((r) => setImmediate(r))
     while (this.queue.length > 0) {
-      const delta = this.queue.shift()!
+      // Everything queued meanwhile is worked through together: the database is asked once
+      // per channel and page of users for the whole batch, not once per message.
+      const batch = this.queue.splice(0, BATCH_MAX)
       try {
-        await this.notifyMessage(delta)
+        await this.notifyBatch(batch)
       } catch (err) {
-        this.log.error({ err, deltaId: delta.deltaId.toString() }, 'notifying a message failed')
+        this.log.error({ err, messages: batch.length, firstDeltaId: batch[0]!.deltaId.toString() }, 'notifying messages failed')
       }
-      this.stats.messages += 1
+      this.stats.messages += batch.length
     }
     this.running = null
   }
@@ -132,28 +161,58 @@ export class Notifier {
     await this.push?.close()
   }
 
-  // ---- who is told, for one message
+  // ---- who is told, for a batch of messages
 
-  private async notifyMessage(delta: DeltaRecord): Promise<void> {
-    const channel = await this.store.directory.findChannel(delta.channelId)
-    if (channel === null || !['text', 'voice', 'dm', 'group'].includes(channel.kind)) return
-    const meta = parseMeta(delta.meta)
-    const mentions = new Set(meta.mentions ?? [])
-    const prisma = this.store.db.prisma
-    const sender = await prisma.user.findUnique({ where: { id: delta.userId }, select: { displayName: true, deletedAt: true } })
-    const secret = meta.expires_at !== undefined
-    const base = {
-      channel_id: channel.id,
-      ...(channel.serverId !== null ? { server_id: channel.serverId } : {}),
-      message_id: delta.deltaId.toString(),
-      sender_id: delta.userId,
-      sender_name: sender === null || sender.deletedAt !== null ? 'deleted user' : sender.displayName,
-      preview: secret ? null : previewOf(delta.content ?? ''),
+  /** Channels are independent: one failing channel does not keep the others' notifications. */
+  private async notifyBatch(batch: DeltaRecord[]): Promise<void> {
+    const byChannel = new Map<string, DeltaRecord[]>()
+    for (const d of batch) {
+      const list = byChannel.get(d.channelId)
+      if (list === undefined) byChannel.set(d.channelId, [d])
+      else list.push(d)
     }
+    const senderIds = [...new Set(batch.map((d) => d.userId))]
+    const senders = await this.store.db.prisma.user.findMany({ where: { id: { in: senderIds } }, select: { id: true, displayName: true, deletedAt: true } })
+    const nameOf = new Map(senders.map((s) => [s.id, s.deletedAt === null ? s.displayName : 'deleted user']))
+    for (const [channelId, deltas] of byChannel) {
+      try {
+        await this.notifyChannel(channelId, deltas, nameOf)
+      } catch (err) {
+        this.log.error({ err, channelId, messages: deltas.length, firstDeltaId: deltas[0]!.deltaId.toString() }, 'notifying messages failed')
+      }
+    }
+  }
+
+  private async notifyChannel(channelId: string, deltas: DeltaRecord[], nameOf: Map<string, string>): Promise<void> {
+    const channel = await this.store.directory.findChannel(channelId)
+    if (channel === null || !['text', 'voice', 'dm', 'group'].includes(channel.kind)) return
+    const messages: Message[] = deltas.map((delta) => {
+      const meta = parseMeta(delta.meta)
+      const mentions = new Set(meta.mentions ?? [])
+      return {
+        authorId: delta.userId,
+        mentions,
+        everyone: mentions.has('everyone'),
+        base: {
+          channel_id: channel.id,
+          ...(channel.serverId !== null ? { server_id: channel.serverId } : {}),
+          message_id: delta.deltaId.toString(),
+          sender_id: delta.userId,
+          sender_name: nameOf.get(delta.userId) ?? 'deleted user',
+          preview: meta.expires_at !== undefined ? null : previewOf(delta.content ?? ''),
+        },
+      }
+    })
     const overrides = channel.serverId === null ? [] : await this.overridesOf(channel.id)
-    for await (const page of this.candidates(channel, mentions, delta.userId)) {
-      const recipients = await this.decide(channel, overrides, page, mentions, delta.userId)
-      if (recipients.length > 0) await this.deliver(recipients, base)
+    const authors = [...new Set(messages.map((m) => m.authorId))]
+    for await (const page of this.candidates(channel, messages)) {
+      const facts = await this.factsOf(channel, page, authors)
+      const perMessage = messages.map((m) => this.decide(channel, overrides, facts, page, m))
+      const told = [...new Set(perMessage.flat().map((r) => r.userId))]
+      if (told.length === 0) continue
+      const devices = await this.devicesOf(told)
+      // Message by message, in commit order, so each user's notifications keep that order.
+      for (let i = 0; i < messages.length; i++) await this.deliver(perMessage[i]!, messages[i]!.base, devices)
     }
   }
 
@@ -163,12 +222,13 @@ export class Notifier {
   }
 
   /**
-   * Pages of users who might be told. A chat: its members. A server channel: the users it
-   * mentions, those whose own setting for the channel is "all" (an index on
-   * notification_settings), and for @everyone or @role the members (or those of the role),
-   * read page by page. Never the whole membership otherwise.
+   * Pages of users who might be told of at least one of the messages. A chat: its members.
+   * A server channel: the users the messages mention, those whose own setting for the
+   * channel is "all" (an index on notification_settings), and for @everyone or @role the
+   * members (or those of the roles), read page by page. Never the whole membership
+   * otherwise. Which message each candidate is for is decided per message (`decide`).
    */
-  private async *candidates(channel: ChannelRecord, mentions: Set<string>, authorId: string): AsyncGenerator<string[]> {
+  private async *candidates(channel: ChannelRecord, messages: Message[]): AsyncGenerator<string[]> {
     const prisma = this.store.db.prisma
     if (channel.serverId === null) {
       let after = ''
@@ -176,18 +236,18 @@ export class Notifier {
         const rows = await prisma.chatMember.findMany({ where: { channelId: channel.id, userId: { gt: after } }, orderBy: { userId: 'asc' }, take: PAGE, select: { userId: true } })
         if (rows.length === 0) return
         after = rows[rows.length - 1]!.userId
-        yield rows.map((r) => r.userId).filter((u) => u !== authorId)
+        yield rows.map((r) => r.userId)
         if (rows.length < PAGE) return
       }
     }
     const serverId = channel.serverId
-    const roles = [...mentions].filter((m) => m.startsWith('role:')).map((m) => m.slice(5))
-    const everyone = mentions.has('everyone')
-    const seen = new Set<string>([authorId])
+    const everyone = messages.some((m) => m.everyone)
+    const roles = [...new Set(messages.flatMap((m) => [...m.mentions].filter((x) => x.startsWith('role:')).map((x) => x.slice(5))))]
+    const seen = new Set<string>()
     if (!everyone) {
-      const direct = [...mentions].filter((m) => m !== 'everyone' && !m.startsWith('role:') && isValidId(m) && !seen.has(m))
+      const direct = [...new Set(messages.flatMap((m) => [...m.mentions].filter((x) => x !== 'everyone' && !x.startsWith('role:') && isValidId(x))))]
       direct.forEach((u) => seen.add(u))
-      if (direct.length > 0) yield direct
+      for (let i = 0; i < direct.length; i += PAGE) yield direct.slice(i, i + PAGE)
       let after = ''
       for (;;) {
         const rows = await prisma.notificationSetting.findMany({ where: { channelId: channel.id, level: 'all', userId: { gt: after } }, orderBy: { userId: 'asc' }, take: PAGE, select: { userId: true } })
@@ -217,54 +277,64 @@ export class Notifier {
     }
   }
 
-  /**
-   * Who of a page is told, and whether as a mention: users who may read the channel, are
-   * not its author, not deleted, have not blocked the author, and whose level (not muted)
-   * asks for this message.
-   */
-  private async decide(channel: ChannelRecord, overrides: Override[], userIds: string[], mentions: Set<string>, authorId: string): Promise<Recipient[]> {
-    if (userIds.length === 0) return []
+  /** What decides about a page of users: their role, settings, blocks of the authors, and who is not deleted. */
+  private async factsOf(channel: ChannelRecord, userIds: string[], authors: string[]): Promise<Facts> {
     const prisma = this.store.db.prisma
     const [memberRows, settings, blocks, users] = await Promise.all([
       channel.serverId === null
         ? prisma.chatMember.findMany({ where: { channelId: channel.id, userId: { in: userIds } }, select: { userId: true, role: true } })
         : prisma.serverMember.findMany({ where: { serverId: channel.serverId, userId: { in: userIds } }, select: { userId: true, role: true } }),
       prisma.notificationSetting.findMany({ where: { userId: { in: userIds }, channelId: { in: [channel.id, DEFAULT_CHANNEL] } } }),
-      prisma.block.findMany({ where: { userId: { in: userIds }, blockedId: authorId }, select: { userId: true } }),
+      prisma.block.findMany({ where: { userId: { in: userIds }, blockedId: { in: authors } }, select: { userId: true, blockedId: true } }),
       prisma.user.findMany({ where: { id: { in: userIds }, deletedAt: null }, select: { id: true } }),
     ])
-    const roleOf = new Map(memberRows.map((m) => [m.userId, m.role]))
     const own = new Map<string, SettingRow>()
     const fallback = new Map<string, SettingRow>()
     for (const s of settings) (s.channelId === DEFAULT_CHANNEL ? fallback : own).set(s.userId, s)
-    const blockers = new Set(blocks.map((b) => b.userId))
-    const alive = new Set(users.map((u) => u.id))
+    return {
+      roleOf: new Map(memberRows.map((m) => [m.userId, m.role])),
+      own,
+      fallback,
+      blocked: new Set(blocks.map((b) => `${b.userId} ${b.blockedId}`)),
+      alive: new Set(users.map((u) => u.id)),
+    }
+  }
+
+  /**
+   * Who of a page is told of one message, and whether as a mention: candidates for this
+   * message (see `candidates`) who may read the channel, are not its author, not deleted,
+   * have not blocked the author, and whose level (not muted) asks for this message.
+   */
+  private decide(channel: ChannelRecord, overrides: Override[], facts: Facts, userIds: string[], m: Message): Recipient[] {
     const cls = channelClass(channel)
     const now = Date.now()
     const out: Recipient[] = []
     for (const userId of userIds) {
-      const role = roleOf.get(userId)
-      if (userId === authorId || role === undefined || blockers.has(userId) || !alive.has(userId)) continue
-      if (channel.serverId !== null && !(isRole(role) && has(channelPermissions(role, userId, overrides), PERMISSIONS.READ))) continue
-      const eff = effectiveSetting(cls, own.get(userId), fallback.get(userId), now)
+      const role = facts.roleOf.get(userId)
+      if (userId === m.authorId || role === undefined || facts.blocked.has(`${userId} ${m.authorId}`) || !facts.alive.has(userId)) continue
+      const own = facts.own.get(userId)
+      if (channel.serverId !== null) {
+        const candidate = m.everyone || m.mentions.has(userId) || m.mentions.has(`role:${role}`) || own?.level === 'all'
+        if (!candidate) continue
+        if (!(isRole(role) && has(channelPermissions(role, userId, overrides), PERMISSIONS.READ))) continue
+      }
+      const eff = effectiveSetting(cls, own, facts.fallback.get(userId), now)
       if (eff.mutedUntil !== null || eff.level === 'none') continue
-      const mention = mentions.has(userId) || mentions.has('everyone') || mentions.has(`role:${role}`)
+      const mention = m.mentions.has(userId) || m.everyone || m.mentions.has(`role:${role}`)
       if (eff.level === 'mentions' && !mention) continue
       out.push({ userId, mention })
     }
     return out
   }
 
-  /** Addresses each notification to the user's preferred device and publishes it; queues Web Push. */
-  private async deliver(recipients: Recipient[], base: Omit<NotificationData, 'mention' | 'device'>): Promise<void> {
+  /** Where each user's notifications go: the preferred (or most recent) device, and Web Push subscriptions. */
+  private async devicesOf(ids: string[]): Promise<Delivery> {
     const prisma = this.store.db.prisma
-    const ids = recipients.map((r) => r.userId)
     const [users, devices, subs] = await Promise.all([
       prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true, preferredClientId: true } }),
       prisma.device.findMany({ where: { userId: { in: ids }, revokedAt: null }, orderBy: [{ lastSeen: 'desc' }, { clientId: 'asc' }], select: { userId: true, clientId: true } }),
       this.push === null ? Promise.resolve([]) : prisma.pushSubscription.findMany({ where: { userId: { in: ids } }, select: { id: true, userId: true, endpoint: true, p256dh: true, auth: true } }),
     ])
-    const preferred = new Map(users.map((u) => [u.id, u.preferredClientId]))
     const devicesOf = new Map<string, string[]>()
     for (const d of devices) {
       const list = devicesOf.get(d.userId) ?? []
@@ -277,14 +347,19 @@ export class Notifier {
       list.push(s)
       pushOf.set(s.userId, list)
     }
+    return { preferred: new Map(users.map((u) => [u.id, u.preferredClientId])), devicesOf, pushOf }
+  }
+
+  /** Addresses each notification to the user's preferred device and publishes it; queues Web Push. */
+  private async deliver(recipients: Recipient[], base: NotificationBase, delivery: Delivery): Promise<void> {
     for (const r of recipients) {
-      const mine = devicesOf.get(r.userId) ?? []
-      const wanted = preferred.get(r.userId) ?? null
+      const mine = delivery.devicesOf.get(r.userId) ?? []
+      const wanted = delivery.preferred.get(r.userId) ?? null
       const device = wanted !== null && mine.includes(wanted) ? wanted : (mine[0] ?? null)
       const envelope = { action: 'NOTIFICATION', data: { ...base, mention: r.mention, device } satisfies NotificationData }
       await this.inbox!.notify(r.userId, envelope)
       this.stats.notified += 1
-      for (const target of pushOf.get(r.userId) ?? []) this.push!.enqueue(target, envelope)
+      for (const target of delivery.pushOf.get(r.userId) ?? []) this.push!.enqueue(target, envelope)
     }
   }
 }
