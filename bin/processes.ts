@@ -28,6 +28,8 @@ import { openObjectStore } from '../api/src/storage/open-object-store.ts'
 import type { ObjectStore } from '../api/src/storage/object-store.ts'
 import { closeAedes, clusterOptions, createBroker, type ChimeBroker } from '../broker/src/create-broker.ts'
 import { offlineBoundsFrom } from '../broker/src/offline-bounds.ts'
+import { ingressFrom } from '../broker/src/ingress.ts'
+import { registerBrokerMetrics } from '../broker/src/metrics-route.ts'
 import { describeListenError, listenMqtt } from '../broker/src/listen.ts'
 import { registerMqttWebSocket } from '../broker/src/websocket.ts'
 import { createHttpRequestBackend, type RequestBackend } from '../broker/src/request-backend.ts'
@@ -132,11 +134,12 @@ export async function startEmbedded(config: Config, log: Logger = createLogger(c
     handle: (session, clientId, requests) => dispatchRequests(core!, { userId: session.userId, username: session.username, clientId }, requests, log),
   }
   const tokens = createTokenService(secret, config.tokenTtlSeconds)
-  const broker = await createBroker({ tokens, directory: store.directory, backend, log, offline: offlineBoundsFrom(config), ...(config.redisUrl ? { cluster: { redisUrl: config.redisUrl } } : {}) })
+  const broker = await createBroker({ tokens, directory: store.directory, backend, log, offline: offlineBoundsFrom(config), ingress: ingressFrom(config), ...(config.redisUrl ? { cluster: { redisUrl: config.redisUrl } } : {}) })
   const notifier = await startNotifications({ config, store, embedded: true, log })
   core = coreOf(config, store, notifier.wrap(createAedesPublisher(broker.aedes, broker.access, qosPolicy(config, store, log))), broker.access, secret, log, createInboxPublisher(broker.aedes), objects)
   notifier.attach(core)
   const app = await buildApp(core, { broker: broker.aedes, logger: log })
+  registerBrokerMetrics(app, broker)
   let mqtt: { server: Server; port: number } | undefined
   try {
     mqtt = await listenMqtt(broker.aedes, config.mqttPort, config.host)
@@ -184,10 +187,12 @@ export async function startBrokerNode(config: Config, log: Logger = createLogger
     backend: createHttpRequestBackend(config.apiUrl, tokens),
     log,
     offline: offlineBoundsFrom(config),
+    ingress: ingressFrom(config),
     cluster: { redisUrl: config.redisUrl },
   })
   const app = Fastify({ logger: false })
   app.get('/healthz', async () => ({ status: 'ok', role: 'broker' }))
+  registerBrokerMetrics(app, broker)
   await registerMqttWebSocket(app, broker.aedes)
   const mqtt = await listenMqtt(broker.aedes, config.mqttPort, config.host).catch(async (err: unknown) => {
     await broker.close()

@@ -19,12 +19,14 @@ import { createAuthorizePublish } from './hooks/authorize-publish.ts'
 import { createAuthorizeSubscribe } from './hooks/authorize-subscribe.ts'
 import type { RequestBackend } from './request-backend.ts'
 import { RequestGateway } from './request-gateway.ts'
+import { IngressGate, type IngressOptions } from './ingress.ts'
 
 const require = createRequire(import.meta.url)
 
 export interface BrokerLogger {
   warn(obj: object, msg: string): void
   error(obj: object, msg: string): void
+  info(obj: object, msg: string): void
 }
 
 export interface ClusterOptions {
@@ -78,7 +80,11 @@ export interface BrokerDeps {
   cluster?: ClusterOptions
   /** Bounds of the offline queues and sessions; DEFAULT_OFFLINE_BOUNDS when absent. */
   offline?: OfflineBounds
+  /** Ingress levelling (ingress.ts); DEFAULT_INGRESS when absent. */
+  ingress?: IngressOptions
 }
+
+export const DEFAULT_INGRESS: IngressOptions = { maxLagMs: 50, clientRate: 2000, clientBurst: 4000 }
 
 /**
  * Closes an Aedes instance and its persistence, in the only order that terminates:
@@ -102,6 +108,8 @@ export interface ChimeBroker {
   access: AccessBus
   /** Last-seen records and the sweep of expired persistent sessions (offline-bounds.ts). */
   offline: OfflineSweeper | undefined
+  /** Ingress levelling and its figures (ingress.ts). */
+  ingress: IngressGate
   close(): Promise<void>
 }
 
@@ -109,7 +117,8 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
   const onError = (err: unknown): void => deps.log.error({ err }, 'broker hook failed')
   const dropped = new WeakSet<object>()
   const policy = new AccessPolicy(deps.directory)
-  let gateway: RequestGateway | undefined
+  let authorizePublish: ReturnType<typeof createAuthorizePublish> | undefined
+  const ingress = new IngressGate(deps.ingress ?? DEFAULT_INGRESS, deps.log)
   let instance: Aedes | undefined
   const aedes = await Aedes.createBroker({
     ...(deps.cluster
@@ -119,12 +128,15 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
     authenticate: createAuthenticate(deps.tokens, () => instance!, deps.directory.accounts(), onError),
     authorizeForward,
     authorizeSubscribe: createAuthorizeSubscribe(policy, onError),
-    authorizePublish: (client, packet, done) => createAuthorizePublish(policy, gateway!, dropped, onError)(client, packet, done),
+    authorizePublish: (client, packet, done) => authorizePublish!(client, packet, done),
   })
   instance = aedes
   guardSubscriptionStore(aedes)
   const offline = startOfflineSweeper(aedes, deps.log)
-  gateway = new RequestGateway(aedes, deps.backend, deps.log)
+  const gateway = new RequestGateway(aedes, deps.backend, deps.log)
+  // Built once the gateway exists (it needs the broker), not once per publish.
+  authorizePublish = createAuthorizePublish(policy, gateway, dropped, onError, ingress)
+  aedes.on('clientDisconnect', (client) => ingress.forget(client))
   // Consumed requests and refused publishes stop here instead of entering the fan-out.
   const publish = aedes.publish.bind(aedes)
   aedes.publish = ((packet, ...rest: unknown[]) => {
@@ -145,7 +157,9 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
     aedes,
     access,
     offline,
+    ingress,
     close: async () => {
+      ingress.close()
       access.close()
       await offline?.close()
       await closeAedes(aedes)

@@ -6,6 +6,7 @@ import type { RequestGateway } from '../request-gateway.ts'
 import { sessionOf } from '../sessions.ts'
 import { presenceError } from '../presence.ts'
 import { authorizeTyping } from '../typing.ts'
+import type { IngressGate } from '../ingress.ts'
 
 /**
  * PUBLISH. aedes disconnects a client whose publish is refused with an error, so a refused
@@ -13,11 +14,20 @@ import { authorizeTyping } from '../typing.ts'
  * `dropped` set, read by the broker's publish guard): one bad packet never costs the
  * connection. Requests are consumed here and never enter the fan-out.
  */
-export function createAuthorizePublish(access: AccessPolicy, gateway: RequestGateway, dropped: WeakSet<object>, onError: (err: unknown) => void) {
+export function createAuthorizePublish(access: AccessPolicy, gateway: RequestGateway, dropped: WeakSet<object>, onError: (err: unknown) => void, ingress?: IngressGate) {
+  const check = createCheck(access, gateway, dropped, onError)
   return function authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
-    const session = sessionOf(client)
     // Publishes without a client are the platform's own (wills are checked like any publish).
     if (client === null) return done(null)
+    // Held while the broker is behind or the client is over its budget (ingress.ts).
+    if (ingress === undefined) check(client, packet, done)
+    else ingress.admit(client, () => check(client, packet, done))
+  }
+}
+
+function createCheck(access: AccessPolicy, gateway: RequestGateway, dropped: WeakSet<object>, onError: (err: unknown) => void) {
+  return function check(client: Client, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const session = sessionOf(client)
     if (session === undefined) return done(new Error('not authenticated'))
     const t = parseTopic(packet.topic)
     const drop = (err: ChatError): void => {
