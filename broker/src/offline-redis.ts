@@ -193,6 +193,15 @@ export function boundedRedisPersistence(connection: RedisConnection, bounds: Off
   // One connection for the persistence and the trims: commands on one connection run in
   // the order they were sent, so a trim always follows the pushes it is meant to bound.
   const db = new IoRedis(connection)
+  // aedes-persistence-redis's delWill sends LREM without awaiting it: a will handled while
+  // the broker closes (a client that dropped at that moment) would reject unhandled. Callers
+  // still get the command's own promise.
+  const lrem = command(db, 'lrem')
+  ;(db as unknown as Record<string, CommandFn>)['lrem'] = (...args) => {
+    const p = lrem(...args)
+    p.catch(() => undefined)
+    return p
+  }
   const persistence = factory({ conn: db, maxSessionDelivery: bounds.maxMessages, packetTTL: () => bounds.ttlSeconds })
   const store = new RedisOffline(bounds, db)
   const enqueue = persistence.outgoingEnqueue.bind(persistence)

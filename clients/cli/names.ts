@@ -1,12 +1,6 @@
 // Authors are user ids in deltas and messages; people read names. Looked up once per user
 // (GET /api/users/{id}) and kept for the life of the command.
-import type { ChimeHttp } from '../sdk/src/index.ts'
-
-interface PublicProfile {
-  user_id: string
-  username: string | null
-  display_name: string
-}
+import type { ChimeHttp, UserProfileJson } from '../sdk/src/index.ts'
 
 export class Names {
   private readonly known = new Map<string, string>()
@@ -33,7 +27,7 @@ export class Names {
     if (known !== undefined) return Promise.resolve(known)
     let p = this.asking.get(userId)
     if (p === undefined) {
-      p = this.http.get<PublicProfile>(`/api/users/${encodeURIComponent(userId)}`).then(
+      p = this.http.get<UserProfileJson>(`/api/users/${encodeURIComponent(userId)}`).then(
         (u) => {
           const name = u.display_name !== '' ? u.display_name : (u.username ?? userId)
           this.known.set(userId, name)

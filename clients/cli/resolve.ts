@@ -4,7 +4,7 @@
 // name that fits several is refused with the candidates rather than guessed.
 import { ChatError } from '../sdk/src/errors.ts'
 import type { ChatListItemJson, ChimeHttp, ListChatsResponseData } from '../sdk/src/index.ts'
-import type { ServerJson } from './responses.ts'
+import type { ServerJson } from '../sdk/src/index.ts'
 
 /** Every channel and chat the user may read (LIST_CHATS, all pages), most recent activity first. */
 export async function listAllChats(http: ChimeHttp): Promise<ChatListItemJson[]> {

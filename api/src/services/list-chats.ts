@@ -89,6 +89,7 @@ export async function doListChatsPage(core: Core, caller: Caller, data: Data): P
       channel_id: r.id,
       kind: r.kind as ChatListItemJson['kind'],
       name: r.partner !== null ? nameOf(r.partner.displayName) : r.name,
+      ...(r.partner !== null ? { peer_id: r.partner.id } : {}),
       server_id: r.serverId,
       server_name: r.serverName,
       icon_file_id: r.iconFileId ?? r.serverIconFileId ?? r.partner?.iconFileId ?? null,

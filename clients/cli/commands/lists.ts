@@ -3,7 +3,7 @@ import type { Ctx } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 import { table } from '../format.ts'
 import { chatLabel, listAllChats, resolveServer } from '../resolve.ts'
-import type { ServerChannelsJson, ServerJson } from '../responses.ts'
+import type { ServerChannelsJson, ServerJson } from '../../sdk/src/index.ts'
 import { safeText } from '../terminal-text.ts'
 import type { Values } from './spec.ts'
 

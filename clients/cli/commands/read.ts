@@ -6,7 +6,7 @@ import { badInput, EXIT } from '../exit-codes.ts'
 import { dateTime, messageLines, styleFor } from '../format.ts'
 import { Names } from '../names.ts'
 import { chatLabel, listAllChats, resolveChannel, resolveServer } from '../resolve.ts'
-import type { ListMessagesResponseData } from '../responses.ts'
+import type { ListMessagesResponseData } from '../../sdk/src/index.ts'
 import { safeText } from '../terminal-text.ts'
 import { intOption, seqOption, stringOption, type Values } from './spec.ts'
 

@@ -13,7 +13,7 @@ import { bytes } from '../format.ts'
 import { progressBar } from '../progress.ts'
 import { readStdin } from '../prompt.ts'
 import { chatLabel, resolveChannel } from '../resolve.ts'
-import type { ListMessagesResponseData } from '../responses.ts'
+import type { ListMessagesResponseData } from '../../sdk/src/index.ts'
 import { safeText } from '../terminal-text.ts'
 import type { Values } from './spec.ts'
 

@@ -9,7 +9,7 @@ import { deltaLines, styleFor } from '../format.ts'
 import { LiveConnection } from '../live.ts'
 import { Names } from '../names.ts'
 import { resolveChannel } from '../resolve.ts'
-import type { ListMessagesResponseData } from '../responses.ts'
+import type { ListMessagesResponseData } from '../../sdk/src/index.ts'
 import { jsonText } from '../terminal-text.ts'
 import { intOption, seqOption, stringOption, type Values } from './spec.ts'
 

@@ -4,7 +4,7 @@
 // drawn again (only the lines that changed) once per tick.
 import { emitKeypressEvents } from 'node:readline'
 import { ChatError, type Envelope, type MarkerEventData } from '../../sdk/src/index.ts'
-import type { ListMessagesResponseData } from '../responses.ts'
+import type { ListMessagesResponseData } from '../../sdk/src/index.ts'
 import type { Ctx } from '../context.ts'
 import { badInput } from '../exit-codes.ts'
 import { LiveConnection, type LiveOptions } from '../live.ts'

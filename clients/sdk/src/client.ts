@@ -10,15 +10,18 @@
 //   again until the server confirms it, without ever posting twice.
 // - Requests are answered by their reply or a ChatError (the server's code, or
 //   REQUEST_TIMEOUT); reconnection uses exponential backoff with jitter.
+// - Presence: the device says online (or what setPresence chose) on every connect and leaves
+//   an MQTT will that says offline; watched users' presence is the retained value, asked for
+//   again on every connect, so a reconnect never keeps a stale one.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { ChannelStream } from './channel-stream.ts'
 import { Emitter } from './emitter.ts'
 import { ChatError, isErrorCode } from './errors.ts'
 import { ChimeHttp, type Session } from './http.ts'
 import { newClientMsgId, Outbox, type OutboxItem } from './outbox.ts'
-import type { DeltaJson, DeltaType, Envelope, PostMessageResponseData, SyncResponseData } from './protocol.ts'
+import { PRESENCE_STATUSES, type DeltaJson, type DeltaType, type Envelope, type PostMessageResponseData, type PresenceData, type PresenceStatus, type SyncResponseData } from './protocol.ts'
 import { MemoryStorage, type ClientStorage } from './storage.ts'
-import { channelTopic, topics, typingTopic } from './topics.ts'
+import { channelTopic, parseTopic, topics, typingTopic } from './topics.ts'
 
 export type ConnectionStatus = 'connecting' | 'online' | 'offline' | 'closed'
 
@@ -32,6 +35,13 @@ export interface TypingEvent {
   channel_id: string
   user_id: string
   state: 'typing' | 'stopped'
+}
+
+/** A user's presence as its retained value says. */
+export interface PresenceEvent {
+  user_id: string
+  status: PresenceStatus
+  text?: string
 }
 
 export type ClientEvents = {
@@ -53,6 +63,8 @@ export type ClientEvents = {
   /** Inbox envelopes that answer no request: MEMBERSHIP, NOTIFICATION, receipts... */
   inbox: Envelope<string, Record<string, unknown>>
   typing: TypingEvent
+  /** A watched user's presence (and this user's own, as its devices set it). */
+  presence: PresenceEvent
   /** Problems that are not the answer to a call: a SYNC that failed, a refused connection. */
   error: ChatError
 }
@@ -70,6 +82,11 @@ export interface ChimeClientOptions {
   requestTimeoutMs?: number
   /** Reconnection backoff: the first delay and the cap, in ms (jitter on top). */
   reconnect?: { minDelayMs?: number; maxDelayMs?: number }
+  /**
+   * Whether this device shows the user online: it publishes its presence on every connect
+   * and leaves a will that says offline (default true; false for scripts that should not).
+   */
+  presence?: boolean
   /** Extra mqtt.js options (tests). */
   mqtt?: Partial<IClientOptions>
 }
@@ -82,6 +99,20 @@ interface PendingRequest {
 
 /** Errors after which a post is tried again later rather than failed. */
 const RETRYABLE = new Set(['UNAVAILABLE', 'REQUEST_TIMEOUT', 'RATE_LIMITED', 'INTERNAL'])
+
+const MAX_PRESENCE_TEXT = 256
+
+function presencePayload(p: PresenceData): string {
+  return JSON.stringify({ action: 'PRESENCE', data: p })
+}
+
+/** The presence in a retained payload; null when it is not one (an empty retained message clears it). */
+function parsePresence(env: Envelope<string, Record<string, unknown>>): PresenceData | null {
+  const status = env.data?.['status']
+  const text = env.data?.['text']
+  if (env.action !== 'PRESENCE' || !(PRESENCE_STATUSES as readonly unknown[]).includes(status)) return null
+  return { status: status as PresenceStatus, ...(typeof text === 'string' ? { text } : {}) }
+}
 
 function defaultMqttUrl(baseUrl: string): string {
   const u = new URL(baseUrl)
@@ -108,6 +139,11 @@ export class ChimeClient extends Emitter<ClientEvents> {
   private readonly streams = new Map<string, ChannelStream>()
   private readonly watched = new Map<string, WatchedChannel>()
   private readonly typingWatched = new Set<string>()
+  /** Users whose presence is watched, and the latest known of each (absent: unknown or refused). */
+  private readonly presenceWatched = new Set<string>()
+  private readonly presence = new Map<string, PresenceEvent>()
+  /** This device's own presence, published on every connect. */
+  private ownPresence: PresenceData = { status: 'online' }
   /** Filters the broker's session holds for this client (lost with a session that was not kept). */
   private readonly subscribed = new Set<string>()
   private readonly pending = new Map<string, PendingRequest>()
@@ -117,6 +153,9 @@ export class ChimeClient extends Emitter<ClientEvents> {
   private attempt = 0
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private closed = false
+  private connectedOnce = false
+  /** Between a connection's end and mqtt.js's next attempt (its timer runs). */
+  private waitingToReconnect = false
   private requestSeq = 0
 
   constructor(private readonly opts: ChimeClientOptions) {
@@ -131,11 +170,24 @@ export class ChimeClient extends Emitter<ClientEvents> {
     return this.clientId
   }
 
-  /** A renewed token (after /api/auth/refresh): used by HTTP calls at once and by the next MQTT connection. */
+  /**
+   * A renewed token (after /api/auth/refresh): used by HTTP calls at once and by the next
+   * MQTT connection; a client waiting to connect again (the old token was refused, say)
+   * tries at once.
+   */
   setToken(token: string): void {
     this.session.token = token
     this.http.token = token
-    if (this.mqtt !== undefined) this.mqtt.options.password = token
+    const client = this.mqtt
+    if (client === undefined) return
+    client.options.password = token
+    if (this.waitingToReconnect && !this.closed) {
+      this.waitingToReconnect = false
+      this.attempt = 0
+      client.options.reconnectPeriod = this.backoff(0)
+      // The same stores: what the broker has not acknowledged is still sent again.
+      client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore })
+    }
   }
 
   /** Loads what was kept, connects, and resolves on the first connection (or throws why it was refused). */
@@ -154,16 +206,25 @@ export class ChimeClient extends Emitter<ClientEvents> {
       reconnectPeriod: this.backoff(0),
       connectTimeout: 10_000,
       resubscribe: false,
+      ...(this.announces ? { will: { topic: topics.presence(this.session.user_id), payload: presencePayload({ status: 'offline' }), qos: 1 as const, retain: true } } : {}),
       ...this.opts.mqtt,
     })
     this.mqtt = client
     client.on('message', (topic, payload) => this.onMessage(topic, payload))
     client.on('connect', (connack) => void this.onConnect(connack.sessionPresent))
-    client.on('close', () => this.onClose(client))
+    client.on('close', () => {
+      this.waitingToReconnect = !this.closed
+      this.onClose(client)
+    })
     client.on('reconnect', () => {
+      this.waitingToReconnect = false
       if (!this.closed) this.setStatus('connecting')
     })
-    client.on('error', () => {}) // 'close' follows; the status says it
+    client.on('error', (err: Error & { code?: number }) => {
+      // 'close' follows; the status says it. A token refused on a reconnect (it expired while
+      // connected) is for the app to renew (setToken); the client keeps trying.
+      if (this.connectedOnce && !this.closed && (err.code === 4 || err.code === 5)) this.emit('error', new ChatError('UNAUTHENTICATED', `the broker refused the token: ${err.message}`))
+    })
     await new Promise<void>((resolve, reject) => {
       const offConnected = this.on('status', (s) => {
         if (s === 'online') {
@@ -185,8 +246,17 @@ export class ChimeClient extends Emitter<ClientEvents> {
     })
   }
 
-  /** Ends the connection; pending requests fail with UNAVAILABLE; kept state stays in storage. */
+  /** Ends the connection (saying offline first); pending requests fail with UNAVAILABLE; kept state stays in storage. */
   async close(): Promise<void> {
+    if (this.closed && this.status === 'closed') return
+    // The will would say it too (the forced end below sends no DISCONNECT), but only once the
+    // broker notices the connection is gone: say offline now, waiting a moment at most.
+    if (this.announces && this.status === 'online' && this.mqtt !== undefined) {
+      await Promise.race([
+        this.mqtt.publishAsync(topics.presence(this.session.user_id), presencePayload({ status: 'offline' }), { qos: 1, retain: true }).catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, 1000)),
+      ])
+    }
     this.closed = true
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
     for (const [id, p] of this.pending) {
@@ -233,17 +303,37 @@ export class ChimeClient extends Emitter<ClientEvents> {
       filters.push(typingTopic({ id, serverId: channel.server_id }))
     }
     if (this.status === 'online') {
-      await this.subscribe(filters)
+      // Refused (no read access): kept watched, so the next connect asks again.
+      const refused = await this.subscribe(filters)
+      if (refused.length > 0) throw new ChatError('FORBIDDEN_TOPIC', `the broker refused ${refused.join(', ')}`, { topics: refused })
       await this.sync(id)
     }
   }
 
-  /** Subscribes to the filters the session does not hold yet. */
-  private async subscribe(filters: readonly string[]): Promise<void> {
-    const missing = filters.filter((f) => !this.subscribed.has(f))
-    if (missing.length === 0) return
-    await this.mqtt!.subscribeAsync(missing, { qos: 1 })
-    for (const f of missing) this.subscribed.add(f)
+  /**
+   * Subscribes to the filters the session does not hold yet; answers those the broker
+   * refused (SUBACK 0x80), which stay unsubscribed (tried again on the next connect).
+   * Throws only when the connection went.
+   */
+  private async subscribe(filters: readonly string[]): Promise<string[]> {
+    const missing = [...new Set(filters.filter((f) => !this.subscribed.has(f)))]
+    if (missing.length === 0) return []
+    const codes = await new Promise<number[]>((resolve, reject) => {
+      this.mqtt!.subscribe(missing, { qos: 1 }, (err, granted) => {
+        // mqtt.js fails the whole call when any filter is refused; the SUBACK says which.
+        const fromSuback = (err as { packet?: { granted?: unknown } } | null | undefined)?.packet?.granted
+        if (Array.isArray(fromSuback)) resolve(fromSuback.map((g) => (typeof g === 'number' ? g : 0x80)))
+        else if (err) reject(err)
+        else resolve((granted ?? []).map((g) => g.qos))
+      })
+    })
+    const refused: string[] = []
+    missing.forEach((f, i) => {
+      const code = codes[i] ?? 0x80
+      if ((code & 0x80) !== 0) refused.push(f)
+      else this.subscribed.add(f)
+    })
+    return refused
   }
 
   async unwatch(channelId: string): Promise<void> {
@@ -254,6 +344,87 @@ export class ChimeClient extends Emitter<ClientEvents> {
     if (this.typingWatched.delete(channelId)) filters.push(typingTopic({ id: channelId, serverId: channel.server_id }))
     for (const f of filters) this.subscribed.delete(f)
     if (this.status === 'online') await this.mqtt!.unsubscribeAsync(filters).catch(() => undefined)
+  }
+
+  // ---- presence
+
+  private get announces(): boolean {
+    return this.opts.presence !== false
+  }
+
+  /**
+   * Sets this user's presence as this device shows it (kept for the next connects too):
+   * `online`, `away`, or `offline` to appear offline. Published retained; while offline it
+   * is sent on the next connect.
+   */
+  async setPresence(status: PresenceStatus, text?: string): Promise<void> {
+    if (!(PRESENCE_STATUSES as readonly string[]).includes(status)) throw new ChatError('INVALID_FIELD', 'status must be online, away or offline', { field: 'status' })
+    if (text !== undefined && text.length > MAX_PRESENCE_TEXT) throw new ChatError('INVALID_FIELD', `text must be at most ${MAX_PRESENCE_TEXT} characters`, { field: 'text' })
+    this.ownPresence = { status, ...(text !== undefined ? { text } : {}) }
+    if (this.status === 'online') await this.publishPresence()
+  }
+
+  private async publishPresence(): Promise<void> {
+    if (!this.announces || this.mqtt === undefined) return
+    await this.mqtt.publishAsync(topics.presence(this.session.user_id), presencePayload(this.ownPresence), { qos: 1, retain: true }).catch(() => undefined)
+  }
+
+  /**
+   * Follows these users' presence (the retained value first, then every change; again after
+   * each reconnect). Resolves with the ids the broker refused: users who share no server or
+   * chat with this one, or blocked it; their presence stays unknown (`presenceOf` undefined),
+   * and they are asked for again on the next connect.
+   */
+  async watchPresence(userIds: readonly string[]): Promise<string[]> {
+    const added = userIds.filter((id) => !this.presenceWatched.has(id))
+    for (const id of added) this.presenceWatched.add(id)
+    if (this.status !== 'online' || added.length === 0) return []
+    const refused = await this.subscribe(added.map((id) => topics.presence(id))).catch(() => [])
+    return this.presenceRefused(refused)
+  }
+
+  /** Stops following these users' presence; what was known of it is forgotten. */
+  async unwatchPresence(userIds: readonly string[]): Promise<void> {
+    const filters: string[] = []
+    for (const id of userIds) {
+      if (!this.presenceWatched.delete(id)) continue
+      this.presence.delete(id)
+      // This user's own presence stays followed while the device announces it.
+      if (id === this.session.user_id && this.announces) continue
+      filters.push(topics.presence(id))
+      this.subscribed.delete(topics.presence(id))
+    }
+    if (filters.length > 0 && this.status === 'online') await this.mqtt!.unsubscribeAsync(filters).catch(() => undefined)
+  }
+
+  /** The latest known presence of a user; undefined when unknown (not watched, refused, or nothing retained). */
+  presenceOf(userId: string): PresenceEvent | undefined {
+    return this.presence.get(userId)
+  }
+
+  /** Forgets the presence of users whose watch was refused; answers their ids. */
+  private presenceRefused(filters: readonly string[]): string[] {
+    const ids: string[] = []
+    for (const f of filters) {
+      const t = parseTopic(f)
+      if (t?.kind !== 'presence') continue
+      this.presence.delete(t.userId)
+      ids.push(t.userId)
+    }
+    return ids
+  }
+
+  private onPresence(userId: string, p: PresenceData): void {
+    if (userId === this.session.user_id && p.status === 'offline' && this.announces && this.ownPresence.status !== 'offline' && this.mqtt?.connected === true && !this.closed) {
+      // Another device of this user went (its will), or this device's own will came late
+      // (a drop noticed after the reconnect): this device is still here, so say so again.
+      void this.publishPresence()
+      return
+    }
+    if (userId !== this.session.user_id && !this.presenceWatched.has(userId)) return
+    const event: PresenceEvent = { user_id: userId, ...p }
+    this.presence.set(userId, event)
+    this.emit('presence', event)
   }
 
   /** The last seq applied for a channel ('0' before any). */
@@ -375,18 +546,37 @@ export class ChimeClient extends Emitter<ClientEvents> {
       // A kept session still has its subscriptions; a new one needs them all (inbox first:
       // replies), and channels watched while offline are added either way.
       if (!sessionPresent) this.subscribed.clear()
-      const filters = [topics.inbox(this.session.user_id)]
-      for (const [id, c] of this.watched) {
-        filters.push(channelTopic({ id, serverId: c.server_id }))
-        if (this.typingWatched.has(id)) filters.push(typingTopic({ id, serverId: c.server_id }))
-      }
-      await this.subscribe(filters)
+      // Presence is state: its watches are asked for again, so the retained value (the
+      // truth now, not what was queued while away) comes anew.
+      for (const f of this.subscribed) if (parseTopic(f)?.kind === 'presence') this.subscribed.delete(f)
+      // This device's presence first, so its own watch gets that, not the will of last time.
+      if (this.announces) void this.publishPresence()
+      const refused = await this.subscribe(this.wantedFilters())
+      // Channels and users watched while that was under way.
+      const more = this.wantedFilters().filter((f) => !this.subscribed.has(f) && !refused.includes(f))
+      if (more.length > 0) refused.push(...(await this.subscribe(more)))
+      this.presenceRefused(refused)
+      const channels = refused.filter((f) => parseTopic(f)?.kind !== 'presence')
+      if (channels.length > 0) this.emit('error', new ChatError('FORBIDDEN_TOPIC', `the broker refused ${channels.join(', ')}`, { topics: channels }))
     } catch {
       return // the connection went again; the next connect does it
     }
+    this.connectedOnce = true
     this.setStatus('online')
     void this.flushOutbox()
     await Promise.all([...this.watched.keys()].map((id) => this.sync(id)))
+  }
+
+  /** Every filter this client wants held: the inbox first (replies), channels, typing, presence. */
+  private wantedFilters(): string[] {
+    const filters = [topics.inbox(this.session.user_id)]
+    for (const [id, c] of this.watched) {
+      filters.push(channelTopic({ id, serverId: c.server_id }))
+      if (this.typingWatched.has(id)) filters.push(typingTopic({ id, serverId: c.server_id }))
+    }
+    if (this.announces) filters.push(topics.presence(this.session.user_id))
+    for (const id of this.presenceWatched) filters.push(topics.presence(id))
+    return filters
   }
 
   private onMessage(topic: string, payload: Buffer | Uint8Array): void {
@@ -409,6 +599,12 @@ export class ChimeClient extends Emitter<ClientEvents> {
         return
       }
       if (requestId === undefined) this.emit('inbox', env)
+      return
+    }
+    if (env.action === 'PRESENCE') {
+      const t = parseTopic(topic)
+      const p = parsePresence(env)
+      if (t?.kind === 'presence' && p !== null) this.onPresence(t.userId, p)
       return
     }
     if (env.action === 'PUBLISH_DELTA') {

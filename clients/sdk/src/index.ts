@@ -1,5 +1,5 @@
 // The Chime SDK for browsers and Node (docs/sdk.md). Node-only pieces (FileStorage) are in node.ts.
-export { ChimeClient, type ChimeClientOptions, type ClientEvents, type ConnectionStatus, type TypingEvent, type WatchedChannel } from './client.ts'
+export { ChimeClient, type ChimeClientOptions, type ClientEvents, type ConnectionStatus, type PresenceEvent, type TypingEvent, type WatchedChannel } from './client.ts'
 export { ChimeHttp, errorFrom, type HttpOptions, type Session } from './http.ts'
 export { ChannelStream, type Offered } from './channel-stream.ts'
 export { Outbox, newClientMsgId, type OutboxItem, type OutboxState } from './outbox.ts'

@@ -432,6 +432,8 @@ export interface ChatListItemJson {
   kind: 'text' | 'voice' | 'dm' | 'group'
   /** For a 1:1 chat, the other user's display name. */
   name: string
+  /** For a 1:1 chat, the other user's id (absent otherwise). */
+  peer_id?: string
   server_id: string | null
   server_name: string | null
   /** The thumbnail: the channel's icon, else its server's, else (1:1) the other user's. */
@@ -589,3 +591,117 @@ export type ExportChatResponseData =
     truncated: boolean
     next_from_seq: string | null
   }
+
+// ---- presence (docs/protocol.md, "Presence")
+
+export const PRESENCE_STATUSES = ['online', 'away', 'offline'] as const
+export type PresenceStatus = (typeof PRESENCE_STATUSES)[number]
+
+/** {"action":"PRESENCE","data":...} retained on chime/v1/users/{userId}/presence (the will says offline). */
+export interface PresenceData {
+  status: PresenceStatus
+  /** At most 256 characters. */
+  text?: string
+}
+
+// ---- answers of REST routes and reads that the clients share (docs/protocol.md)
+
+/** LIST_MESSAGES_RESPONSE data. */
+export interface ListMessagesResponseData {
+  channel_id: string
+  /** Oldest first. */
+  messages: MessageJson[]
+  has_more: boolean
+  /** The channel's seq when the page was read: follow the channel from there. */
+  last_seq: string
+}
+
+export type ServerRole = 'owner' | 'admin' | 'moderator' | 'member'
+
+/** An item of GET /api/servers: a server the caller is a member of. */
+export interface ServerJson {
+  server_id: string
+  name: string
+  description: string | null
+  is_public: boolean
+  icon_file_id: string | null
+  member_count: number
+  owner_id: string
+  role: ServerRole
+}
+
+/** A channel of GET /api/servers/{serverId}/channels, with the caller's permission bits in it. */
+export interface ChannelJson {
+  channel_id: string
+  name: string
+  type: 'text' | 'voice'
+  position: number
+  private: boolean
+  permissions: number
+}
+
+/** GET /api/servers/{serverId}/channels: the channels the caller may read, in order. */
+export interface ServerChannelsJson {
+  server_id: string
+  channels: ChannelJson[]
+}
+
+/** A public profile: GET /api/users/{userId}, GET /api/users?username=, GET /api/users/me (plus created_at). */
+export interface UserProfileJson {
+  user_id: string
+  /** null for a deleted account. */
+  username: string | null
+  display_name: string
+  status_text: string | null
+  timezone?: string | null
+  icon_file_id?: string | null
+  deleted?: true
+}
+
+/** An item of GET /api/servers/{serverId}/members. */
+export interface ServerMemberJson {
+  user_id: string
+  username: string | null
+  display_name: string
+  role: ServerRole
+  muted_until: string | null
+  joined_at: string
+}
+
+/** GET /api/servers/{serverId}/members (pages by user id). */
+export interface ServerMembersJson {
+  members: ServerMemberJson[]
+  next_after: string | null
+}
+
+/** A member of GET /api/chats/{chatId}. */
+export interface ChatMemberJson {
+  user_id: string
+  username: string | null
+  display_name: string
+  role: 'admin' | 'member'
+}
+
+/** GET /api/chats/{chatId}. */
+export interface ChatJson {
+  chat_id: string
+  type: 'dm' | 'group'
+  name: string | null
+  icon_file_id: string | null
+  ended: boolean
+  last_seq: string
+  secret: boolean
+  message_ttl_seconds: number | null
+  members: ChatMemberJson[]
+}
+
+/** GET /api/invites/{code}: what an invitation is for. */
+export interface InvitePreviewJson {
+  code: string
+  server_id?: string
+  chat_id?: string
+  name: string | null
+  icon_file_id: string | null
+  member_count?: number
+  expires_at: string | null
+}

@@ -2,44 +2,17 @@
 // chat list with unread counts, the user's servers and their channels, who is typing, and a
 // cache of user profiles. The chat list starts from LIST_CHATS and is kept current by the
 // deltas of every listed channel (the app watches them all) and the MARKER events on the
-// inbox; after a reconnect LIST_CHATS is asked again, since its counts are the truth.
+// inbox; after a reconnect LIST_CHATS is asked again, since its counts are the truth. The
+// list comes in pages of 100: more are asked for as the reader scrolls to its end, and a
+// refresh asks again for as many pages as are shown. Other users' presence is watched as
+// the screens show them (a chat partner, an author, a member).
 import type {
-  ChatListItemJson, ChimeClient, ConnectionStatus, DeltaJson, DownloadFileResponseData, Envelope, ListChatsResponseData,
-  MarkerEventData, OutboxItem, WatchedChannel,
+  ChannelJson, ChatListItemJson, ChimeClient, ConnectionStatus, DeltaJson, DownloadFileResponseData, Envelope, ListChatsResponseData,
+  MarkerEventData, OutboxItem, PresenceEvent, PresenceStatus, ServerChannelsJson, ServerJson, UserProfileJson, WatchedChannel,
 } from '../../../sdk/src/index.ts'
 import { ChatError, ChimeHttp, loadRealtime, type Session } from './sdk.ts'
 import { Store } from './store.ts'
-import { freshSession } from './session.ts'
-
-export interface ServerJson {
-  server_id: string
-  name: string
-  description: string | null
-  is_public: boolean
-  icon_file_id: string | null
-  member_count: number
-  owner_id: string
-  role: 'owner' | 'admin' | 'moderator' | 'member'
-}
-
-export interface ChannelJson {
-  channel_id: string
-  name: string
-  type: 'text' | 'voice'
-  position: number
-  private: boolean
-  permissions: number
-}
-
-export interface Profile {
-  user_id: string
-  username: string | null
-  display_name: string
-  status_text: string | null
-  timezone?: string | null
-  icon_file_id?: string | null
-  deleted?: true
-}
+import { freshSession, keepPresence, keptPresence } from './session.ts'
 
 export interface Notice {
   id: number
@@ -51,11 +24,16 @@ export interface AppState {
   status: ConnectionStatus
   chats: ChatListItemJson[]
   chatsLoaded: boolean
+  /** LIST_CHATS has pages beyond those shown. */
+  chatsHasMore: boolean
+  chatsLoadingMore: boolean
   servers: ServerJson[]
   channels: Record<string, ChannelJson[]>
   /** Per channel, the users typing there now (not this user). */
   typing: Record<string, string[]>
-  users: Record<string, Profile>
+  users: Record<string, UserProfileJson>
+  /** The latest known presence of users the screens showed (absent: unknown). */
+  presence: Record<string, PresenceEvent>
   outbox: OutboxItem[]
   notice: Notice | null
 }
@@ -75,13 +53,18 @@ export class AppModel {
   readonly client: ChimeClient
   readonly me: Session
   readonly state = new Store<AppState>({
-    status: 'offline', chats: [], chatsLoaded: false, servers: [], channels: {}, typing: {}, users: {}, outbox: [], notice: null,
+    status: 'offline', chats: [], chatsLoaded: false, chatsHasMore: false, chatsLoadingMore: false, servers: [], channels: {}, typing: {}, users: {}, presence: {}, outbox: [], notice: null,
   })
   /** The channel the chat view shows (its messages are read as they come while the page is visible). */
   openChannel: string | null = null
   private readonly watching = new Set<string>()
   private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>()
-  private readonly userRequests = new Map<string, Promise<Profile | null>>()
+  private readonly userRequests = new Map<string, Promise<UserProfileJson | null>>()
+  /** Pages of LIST_CHATS shown (the first N). */
+  private chatPages = 1
+  private readonly presenceWanted = new Set<string>()
+  private presenceQueue: string[] = []
+  private presenceChanges: Record<string, PresenceEvent> | null = null
   private wasOffline = false
   private stopped = false
   private noticeSeq = 0
@@ -102,7 +85,9 @@ export class AppModel {
     ])
     const client = new sdk.ChimeClient({ baseUrl: location.origin, session, clientId, storage: new sdk.IndexedDbStorage(`chime-${session.user_id}`) })
     const model = new AppModel(session, client, onSignedOut)
-    model.state.set({ chats: sortChats(page.chats), chatsLoaded: true, servers: servers.servers })
+    model.state.set({ chats: sortChats(page.chats), chatsLoaded: true, chatsHasMore: page.has_more, servers: servers.servers })
+    const presence = keptPresence(session.user_id)
+    if (presence !== null) void client.setPresence(presence.status, presence.text)
     void model.connect(page.chats)
     return model
   }
@@ -117,6 +102,11 @@ export class AppModel {
     this.client.on('outbox', (items) => this.state.set({ outbox: items }))
     this.client.on('restore-required', ({ channel_id }) => void this.restore(channel_id))
     this.client.on('send-failed', ({ error }) => this.notify(`A message was not sent: ${describe(error)}`, 'error'))
+    this.client.on('presence', (p) => this.onPresence(p))
+    // The token expired while connected: the next connection needs a renewed one.
+    this.client.on('error', (err) => {
+      if (err.code === 'UNAUTHENTICATED') void this.renewToken()
+    })
   }
 
   get http(): ChimeHttp {
@@ -127,10 +117,9 @@ export class AppModel {
     // Followed before connecting, so the first connection subscribes to all at once.
     await Promise.all(list.map((c) => this.follow({ channel_id: c.channel_id, server_id: c.server_id }, c.last_seq)))
     if (this.stopped) return
-    // Access tokens are short-lived: the HTTP calls take a fresh one before it expires.
-    this.tokenTimer = setInterval(() => void freshSession().then((s) => {
-      if (s !== null && s.user_id === this.me.user_id) this.http.token = s.token
-    }), TOKEN_CHECK_MS)
+    // Access tokens are short-lived: HTTP calls and the next MQTT connection take a fresh one
+    // before it expires.
+    this.tokenTimer = setInterval(() => void this.renewToken(), TOKEN_CHECK_MS)
     this.client.connect().catch((err: unknown) => {
       if (err instanceof ChatError && (err.code === 'UNAUTHENTICATED' || err.code === 'INVALID_CREDENTIALS')) this.onSignedOut()
       else this.notify(`Could not connect: ${describe(err)}`, 'error')
@@ -145,22 +134,68 @@ export class AppModel {
     await this.client.close()
   }
 
+  /**
+   * Takes a renewed access token when the kept one is close to expiring (or another tab
+   * renewed it) and hands it to the client: HTTP calls and the next MQTT connection use it.
+   * A sign-in that cannot be renewed any more signs out.
+   */
+  async renewToken(): Promise<void> {
+    if (this.stopped) return
+    const s = await freshSession().catch(() => undefined)
+    if (s === undefined || this.stopped) return
+    if (s === null || s.user_id !== this.me.user_id) {
+      this.onSignedOut()
+      return
+    }
+    if (s.token !== this.client.session.token) this.client.setToken(s.token)
+  }
+
   notify(text: string, kind: Notice['kind'] = 'info'): void {
     this.state.set({ notice: { id: ++this.noticeSeq, text, kind } })
   }
 
   // ---- the chat list and servers
 
+  /** The pages shown, asked for again. */
   private async loadChats(): Promise<ChatListItemJson[]> {
-    const page = await this.http.request<ListChatsResponseData>('LIST_CHATS', { page: 0, page_size: LIST_PAGE })
-    const local = new Map(this.state.get().chats.map((c) => [c.channel_id, c]))
-    // An item this app moved past the snapshot (a delta that came meanwhile) stays as it is.
-    const chats = page.chats.map((c) => {
-      const mine = local.get(c.channel_id)
-      return mine !== undefined && Number(mine.last_seq) > Number(c.last_seq) ? mine : c
-    })
-    this.state.set({ chats: sortChats(chats), chatsLoaded: true })
+    const pages = await Promise.all(Array.from({ length: this.chatPages }, (_, page) =>
+      this.http.request<ListChatsResponseData>('LIST_CHATS', { page, page_size: LIST_PAGE })))
+    const chats = this.merge(pages.flatMap((p) => p.chats), false)
+    this.state.set({ chats, chatsLoaded: true, chatsHasMore: pages.at(-1)?.has_more ?? false })
     return chats
+  }
+
+  /**
+   * Items of LIST_CHATS pages with what the app shows: an item this app moved past the
+   * snapshot (a delta that came meanwhile) stays as it is; each channel once (an item can
+   * move from one page to another between two reads).
+   */
+  private merge(items: ChatListItemJson[], keepShown: boolean): ChatListItemJson[] {
+    const local = new Map(this.state.get().chats.map((c) => [c.channel_id, c]))
+    const out = new Map<string, ChatListItemJson>(keepShown ? local : [])
+    for (const c of items) {
+      if (out.has(c.channel_id) && !keepShown) continue
+      const mine = local.get(c.channel_id)
+      out.set(c.channel_id, mine !== undefined && Number(mine.last_seq) > Number(c.last_seq) ? mine : c)
+    }
+    return sortChats([...out.values()])
+  }
+
+  /** The next page of the chat list (the reader scrolled to its end); its channels are followed too. */
+  async loadMoreChats(): Promise<void> {
+    const state = this.state.get()
+    if (!state.chatsHasMore || state.chatsLoadingMore) return
+    this.state.set({ chatsLoadingMore: true })
+    try {
+      const page = await this.http.request<ListChatsResponseData>('LIST_CHATS', { page: this.chatPages, page_size: LIST_PAGE })
+      this.chatPages++
+      this.state.set({ chats: this.merge(page.chats, true), chatsHasMore: page.has_more })
+      await Promise.all(page.chats.map((c) => this.follow({ channel_id: c.channel_id, server_id: c.server_id }, c.last_seq)))
+    } catch (err) {
+      this.notify(`Could not load more chats: ${describe(err)}`, 'error')
+    } finally {
+      this.state.set({ chatsLoadingMore: false })
+    }
   }
 
   /** LIST_CHATS again, and follow channels that are new in it. */
@@ -175,7 +210,7 @@ export class AppModel {
   }
 
   async loadChannels(serverId: string): Promise<ChannelJson[]> {
-    const { channels } = await this.http.get<{ channels: ChannelJson[] }>(`/api/servers/${serverId}/channels`)
+    const { channels } = await this.http.get<ServerChannelsJson>(`/api/servers/${serverId}/channels`)
     this.state.set({ channels: { ...this.state.get().channels, [serverId]: channels } })
     return channels
   }
@@ -240,7 +275,7 @@ export class AppModel {
   // ---- users
 
   /** The profile if known; asks for it otherwise (the state updates when it comes). */
-  user(userId: string): Profile | undefined {
+  user(userId: string): UserProfileJson | undefined {
     const known = this.state.get().users[userId]
     if (known === undefined) void this.loadUser(userId)
     return known
@@ -251,10 +286,10 @@ export class AppModel {
     return this.user(userId)?.display_name ?? '…'
   }
 
-  loadUser(userId: string): Promise<Profile | null> {
+  loadUser(userId: string): Promise<UserProfileJson | null> {
     let p = this.userRequests.get(userId)
     if (p === undefined) {
-      p = this.http.get<Profile>(`/api/users/${userId}`).then(
+      p = this.http.get<UserProfileJson>(`/api/users/${userId}`).then(
         (u) => {
           this.rememberUser(u)
           return u
@@ -269,8 +304,46 @@ export class AppModel {
     return p
   }
 
-  rememberUser(u: Profile): void {
+  rememberUser(u: UserProfileJson): void {
     this.state.set({ users: { ...this.state.get().users, [u.user_id]: u } })
+  }
+
+  // ---- presence
+
+  /**
+   * Follows a user's presence from now on (the screens call it for whom they show); the
+   * watches asked for in one go are one subscription. A user the broker does not let this
+   * one watch (no server or chat in common) stays unknown.
+   */
+  watchPresence(userId: string): void {
+    if (userId === this.me.user_id || this.presenceWanted.has(userId)) return
+    this.presenceWanted.add(userId)
+    this.presenceQueue.push(userId)
+    if (this.presenceQueue.length > 1) return
+    queueMicrotask(() => {
+      const ids = this.presenceQueue
+      this.presenceQueue = []
+      void this.client.watchPresence(ids).catch(() => undefined)
+    })
+  }
+
+  /** This user's presence as shown to others (kept for the next visits of this browser). */
+  async setPresence(status: PresenceStatus): Promise<void> {
+    keepPresence(this.me.user_id, status === 'online' ? null : { status })
+    await this.client.setPresence(status)
+  }
+
+  private onPresence(p: PresenceEvent): void {
+    // The retained presence of many users comes at once after a connect: one state change.
+    if (this.presenceChanges === null) {
+      this.presenceChanges = {}
+      queueMicrotask(() => {
+        const changes = this.presenceChanges ?? {}
+        this.presenceChanges = null
+        this.state.set({ presence: { ...this.state.get().presence, ...changes } })
+      })
+    }
+    this.presenceChanges[p.user_id] = p
   }
 
   // ---- files
@@ -298,6 +371,8 @@ export class AppModel {
     // The outbox kept from an earlier visit is loaded by the first connect.
     this.state.set({ status, ...(status === 'online' ? { outbox: this.client.pendingPosts() } : {}) })
     if (status === 'offline' || status === 'connecting') this.wasOffline ||= status === 'offline'
+    // A connection refused for an expired token is tried again with a renewed one.
+    if (status === 'offline') void this.renewToken()
     if (status === 'online' && this.wasOffline) {
       this.wasOffline = false
       void this.refreshChats().catch(() => undefined)

@@ -2,6 +2,7 @@
 // refresh token is exchanged for a fresh access token (access tokens are short-lived; the
 // refresh token works once, so the new pair is kept at once).
 import { ChatError, ChimeHttp, type Session } from './sdk.ts'
+import type { PresenceData } from '../../../sdk/src/protocol.ts'
 
 const KEY = 'chime.session'
 
@@ -18,6 +19,21 @@ export function keptSession(): Session | null {
 export function keepSession(session: Session | null): void {
   if (session === null) localStorage.removeItem(KEY)
   else localStorage.setItem(KEY, JSON.stringify(session))
+}
+
+/** The presence this user chose in this browser (away, appear offline); null: online. */
+export function keptPresence(userId: string): PresenceData | null {
+  try {
+    const p = JSON.parse(localStorage.getItem(`chime.presence.${userId}`) ?? 'null') as Partial<PresenceData> | null
+    return p !== null && (p.status === 'away' || p.status === 'offline') ? { status: p.status, ...(typeof p.text === 'string' ? { text: p.text } : {}) } : null
+  } catch {
+    return null
+  }
+}
+
+export function keepPresence(userId: string, p: PresenceData | null): void {
+  if (p === null) localStorage.removeItem(`chime.presence.${userId}`)
+  else localStorage.setItem(`chime.presence.${userId}`, JSON.stringify(p))
 }
 
 /** When an access token (a JWT) expires, in ms since the epoch; 0 when it cannot be read. */

@@ -23,13 +23,16 @@ export class Store<T extends object> {
   }
 }
 
-/** The selected part of a store's state; re-renders only when it is a different value. */
-export function useStore<T extends object, S>(store: Store<T>, select: (state: T) => S): S {
+/**
+ * The selected part of a store's state; re-renders only when it is a different value.
+ * `deps`: what the selector reads besides the state (a prop), so a new one selects anew.
+ */
+export function useStore<T extends object, S>(store: Store<T>, select: (state: T) => S, deps: readonly unknown[] = []): S {
   const [value, setValue] = useState(() => select(store.get()))
   useEffect(() => {
     const update = (): void => setValue(() => select(store.get()))
     update()
     return store.subscribe(update)
-  }, [store])
+  }, [store, ...deps])
   return value
 }

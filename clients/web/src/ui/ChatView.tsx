@@ -2,7 +2,7 @@
 // scrolls up, and from the page's last_seq on every delta in order (the client follows the
 // channel). Posts show at once from the outbox and are replaced by their delta.
 import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks'
-import type { DeltaJson, OutboxItem } from '../../../sdk/src/index.ts'
+import type { ChatJson, DeltaJson, ListMessagesResponseData, OutboxItem } from '../../../sdk/src/index.ts'
 import { describe, type AppModel } from '../lib/model.ts'
 import { Timeline, type Msg } from '../lib/timeline.ts'
 import { useStore } from '../lib/store.ts'
@@ -12,24 +12,16 @@ import { VirtualList } from './VirtualList.tsx'
 import { Composer } from './Composer.tsx'
 import type { DialogKind } from './dialogs.tsx'
 import { Icon } from './icons.tsx'
+import { presenceWord, usePresence } from './Presence.tsx'
 
 const PAGE = 50
 const NO_ONE: string[] = []
 
-interface ListPage {
-  messages: import('../../../sdk/src/index.ts').MessageJson[]
-  has_more: boolean
-  last_seq: string
-}
+type ListPage = ListMessagesResponseData
 
 type Row = { kind: 'msg'; m: Msg } | { kind: 'pending'; item: OutboxItem }
 
-interface ChatInfo {
-  type: 'dm' | 'group'
-  name: string
-  members: { user_id: string; display_name: string; role: string }[]
-  ended: boolean
-}
+type ChatInfo = ChatJson
 
 export function ChatView({ model, channelId, serverId, open }: { model: AppModel; channelId: string; serverId: string | null; open: (d: DialogKind) => void }) {
   const timeline = useMemo(() => new Timeline(channelId, model.me.user_id), [channelId])
@@ -183,6 +175,8 @@ export function ChatView({ model, channelId, serverId, open }: { model: AppModel
     : chatInfo?.name ?? item?.name ?? 'Chat'
   const typingNames = typing.map((u) => model.nameOf(u))
   const closed = item?.closed === true || chatInfo?.ended === true
+  const peer = chatInfo?.type === 'dm' ? chatInfo.members.find((m) => m.user_id !== model.me.user_id)?.user_id : undefined
+  const peerPresence = presenceWord(usePresence(model, peer))
 
   return (
     <section class="chat" aria-labelledby="chat-title">
@@ -190,7 +184,7 @@ export function ChatView({ model, channelId, serverId, open }: { model: AppModel
         <button type="button" class="icon back" aria-label="Back to the list" onClick={() => navigate(serverId === null ? '/' : `/s/${serverId}`)}><Icon name="back" /></button>
         <div class="chat-title">
           <h2 id="chat-title">{title}</h2>
-          <p class="chat-sub">{server !== undefined ? server.name : chatInfo?.type === 'group' ? `${chatInfo.members.length} members` : chatInfo?.type === 'dm' ? 'Direct message' : ''}</p>
+          <p class="chat-sub">{server !== undefined ? server.name : chatInfo?.type === 'group' ? `${chatInfo.members.length} members` : chatInfo?.type === 'dm' ? `Direct message${peerPresence !== null ? ` · ${peerPresence}` : ''}` : ''}</p>
         </div>
         <div class="head-actions">
           <button type="button" class="icon" aria-label="Search in this conversation" title="Search" onClick={() => open({ kind: 'search', channelId })}><Icon name="search" /></button>

@@ -1,16 +1,10 @@
 // /invite/{code}: what the invitation is for, and a button to accept it.
 import { useEffect, useState } from 'preact/hooks'
+import type { InvitePreviewJson } from '../../../sdk/src/index.ts'
 import { describe, type AppModel } from '../lib/model.ts'
 import { channelPath, navigate } from '../lib/router.ts'
 
-interface InvitePreview {
-  code: string
-  server_id?: string
-  chat_id?: string
-  name: string | null
-  member_count?: number
-  expires_at: string | null
-}
+type InvitePreview = InvitePreviewJson
 
 export function InvitePage({ model, code }: { model: AppModel; code: string }) {
   const [preview, setPreview] = useState<InvitePreview | null>(null)

@@ -8,6 +8,7 @@ import type { AppModel } from '../lib/model.ts'
 import type { Msg } from '../lib/timeline.ts'
 import { formatSize, formatTime, initials } from '../lib/format.ts'
 import { Icon } from './icons.tsx'
+import { PresenceDot } from './Presence.tsx'
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢']
 
@@ -107,7 +108,7 @@ export const MessageView = memo(function MessageView({ model, m, actions, canMod
       {continued ? <time class="side-time" dateTime={m.timestamp} aria-hidden="true">{formatTime(m.timestamp)}</time> : <span class="avatar" aria-hidden="true">{initials(name)}</span>}
       <div class="msg-body">
         <header class={`msg-head ${continued ? 'sr-only' : ''}`}>
-          <strong class="author">{name}</strong> <time dateTime={m.timestamp}>{formatTime(m.timestamp)}</time>
+          <strong class="author">{name}</strong>{!mine && <PresenceDot model={model} userId={m.user_id} inline />} <time dateTime={m.timestamp}>{formatTime(m.timestamp)}</time>
           {m.edited && !m.deleted && <span class="edited"> (edited)</span>}
           {m.pinned && <span class="pinned"> · pinned</span>}
         </header>

@@ -1,6 +1,7 @@
 // The servers rail and the list beside it: every chat and channel with its unread badge
-// (LIST_CHATS), or one server's channels.
-import { useEffect } from 'preact/hooks'
+// (LIST_CHATS, more pages as the reader scrolls to the end), or one server's channels. A
+// 1:1 chat shows its partner's presence.
+import { useEffect, useRef } from 'preact/hooks'
 import type { ChatListItemJson } from '../../../sdk/src/index.ts'
 import { describe, type AppModel } from '../lib/model.ts'
 import { useStore } from '../lib/store.ts'
@@ -8,6 +9,7 @@ import { channelPath, navigate } from '../lib/router.ts'
 import { badge, formatTime, initials } from '../lib/format.ts'
 import type { DialogKind } from './dialogs.tsx'
 import { Icon } from './icons.tsx'
+import { presenceWord, usePresence } from './Presence.tsx'
 
 type Open = (d: DialogKind) => void
 
@@ -67,6 +69,8 @@ function ChatList({ model, channelId, open }: { model: AppModel; channelId: stri
   const chats = useStore(model.state, (s) => s.chats)
   const loaded = useStore(model.state, (s) => s.chatsLoaded)
   const typing = useStore(model.state, (s) => s.typing)
+  const hasMore = useStore(model.state, (s) => s.chatsHasMore)
+  const loadingMore = useStore(model.state, (s) => s.chatsLoadingMore)
   // Names fill in as profiles arrive.
   useStore(model.state, (s) => s.users)
   return (
@@ -84,8 +88,28 @@ function ChatList({ model, channelId, open }: { model: AppModel; channelId: stri
         <ul>
           {chats.map((c) => <ChatRow key={c.channel_id} model={model} chat={c} active={c.channel_id === channelId} typing={(typing[c.channel_id] ?? []).length > 0} />)}
         </ul>
+        {hasMore && <MoreChats model={model} loading={loadingMore} />}
       </nav>
     </>
+  )
+}
+
+/** The end of a list with more pages: loads the next one when scrolled into view, or when pressed. */
+function MoreChats({ model, loading }: { model: AppModel; loading: boolean }) {
+  const ref = useRef<HTMLButtonElement>(null)
+  useEffect(() => {
+    const el = ref.current
+    if (el === null || typeof IntersectionObserver === 'undefined') return
+    const seen = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) void model.loadMoreChats()
+    })
+    seen.observe(el)
+    return () => seen.disconnect()
+  }, [])
+  return (
+    <button type="button" ref={ref} class="link more" disabled={loading} onClick={() => void model.loadMoreChats()}>
+      {loading ? 'Loading more chats…' : 'Show more chats'}
+    </button>
   )
 }
 
@@ -99,12 +123,17 @@ function ChatRow({ model, chat: c, active, typing }: { model: AppModel; chat: Ch
     : c.last_message.deleted === true ? 'Message deleted'
     : `${c.last_message.user_id === model.me.user_id ? 'You' : model.state.get().users[c.last_message.user_id]?.display_name ?? c.last_message.sender_name}: ${c.last_message.preview ?? (c.last_message.kind === 'file' ? 'a file' : '')}`
   const path = channelPath(c.channel_id, c.server_id)
-  const label = `${chatTitle(c)}${c.server_name !== null ? ` in ${c.server_name}` : ''}${c.unread > 0 ? `, ${badge(c.unread, c.unread_capped)} unread` : ''}`
+  const presence = usePresence(model, c.kind === 'dm' ? c.peer_id : undefined)
+  const word = presenceWord(presence)
+  const label = `${chatTitle(c)}${word !== null ? `, ${word}` : ''}${c.server_name !== null ? ` in ${c.server_name}` : ''}${c.unread > 0 ? `, ${badge(c.unread, c.unread_capped)} unread` : ''}`
   return (
     <li>
       <a href={path} class={`row ${active ? 'active' : ''} ${c.unread > 0 ? 'unread' : ''}`} aria-current={active ? 'page' : undefined} aria-label={label} data-channel={c.channel_id}
         onClick={(e) => { e.preventDefault(); navigate(path) }}>
-        <span class={`avatar kind-${c.kind}`} aria-hidden="true">{c.kind === 'text' || c.kind === 'voice' ? '#' : initials(c.name)}</span>
+        <span class={`avatar kind-${c.kind}`} aria-hidden="true">
+          {c.kind === 'text' || c.kind === 'voice' ? '#' : initials(c.name)}
+          {presence !== undefined && word !== null && <span class={`presence ${presence.status}`} data-presence={presence.status} title={word} />}
+        </span>
         <span class="row-text">
           <span class="row-title">{chatTitle(c)}{c.server_name !== null && <span class="row-sub"> · {c.server_name}</span>}</span>
           <span class={`row-preview ${typing ? 'typing' : ''}`}>{preview}</span>
@@ -173,13 +202,16 @@ function ServerChannels({ model, serverId, channelId, open }: { model: AppModel;
 function Me({ model, open, onSignOut }: { model: AppModel; open: Open; onSignOut: () => void }) {
   const status = useStore(model.state, (s) => s.status)
   const me = useStore(model.state, (s) => s.users[model.me.user_id])
+  // What this user's devices show others (away, appear offline), while connected.
+  const shown = useStore(model.state, (s) => s.presence[model.me.user_id]?.status ?? 'online')
   useEffect(() => void model.loadUser(model.me.user_id), [])
+  const dot = status !== 'online' ? 'offline' : shown
   return (
     <footer class="me">
-      <span class="avatar" aria-hidden="true">{initials(me?.display_name ?? model.me.username)}<span class={`presence ${status === 'online' ? 'online' : 'offline'}`} /></span>
+      <span class="avatar" aria-hidden="true">{initials(me?.display_name ?? model.me.username)}<span class={`presence ${dot}`} /></span>
       <span class="me-name">
         <span class="row-title">{me?.display_name ?? model.me.username}</span>
-        <span class="row-preview">{status === 'online' ? 'Online' : status === 'connecting' ? 'Connecting…' : 'Offline'}</span>
+        <span class="row-preview">{status === 'online' ? (shown === 'away' ? 'Away' : shown === 'offline' ? 'Online, shown as offline' : 'Online') : status === 'connecting' ? 'Connecting…' : 'Offline'}</span>
       </span>
       <button type="button" class="icon" title="Profile" aria-label="Profile" onClick={() => open({ kind: 'profile' })}><Icon name="edit" /></button>
       <button type="button" class="icon" title="Notifications" aria-label="Notification settings" onClick={() => open({ kind: 'notifications', channelId: null })}><Icon name="bell" /></button>

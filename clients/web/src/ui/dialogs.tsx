@@ -3,13 +3,19 @@
 // management, profile, notification settings and search.
 import type { ComponentChildren } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
-import type { NotificationSettingJson, SearchResponseData, SearchResultJson } from '../../../sdk/src/index.ts'
-import { describe, type AppModel, type Profile } from '../lib/model.ts'
+import type {
+  ChatJson, NotificationSettingJson, PresenceStatus, SearchResponseData, SearchResultJson, ServerMembersJson, ServerMemberJson, UserProfileJson,
+} from '../../../sdk/src/index.ts'
+import { describe, type AppModel } from '../lib/model.ts'
+import { keptPresence } from '../lib/session.ts'
 import { useStore } from '../lib/store.ts'
 import { channelPath, navigate } from '../lib/router.ts'
 import { formatTime } from '../lib/format.ts'
 import { RichText } from './Message.tsx'
 import { Icon } from './icons.tsx'
+import { PresenceDot } from './Presence.tsx'
+
+type Profile = UserProfileJson
 
 export type DialogKind =
   | { kind: 'create-server' }
@@ -315,25 +321,17 @@ function CreateGroup({ model, close }: Props) {
   )
 }
 
-interface Member {
-  user_id: string
-  username: string | null
-  display_name: string
-  role: string
-  muted_until?: string | null
-}
-
 const RANK: Record<string, number> = { owner: 4, admin: 3, moderator: 2, member: 1 }
 
 function ServerSettings({ model, close, serverId }: Props & { serverId: string }) {
   const server = useStore(model.state, (s) => s.servers.find((x) => x.server_id === serverId))
-  const [members, setMembers] = useState<Member[] | null>(null)
+  const [members, setMembers] = useState<ServerMemberJson[] | null>(null)
   const [bans, setBans] = useState<{ user_id: string; reason: string | null }[]>([])
   const [name, setName] = useState(server?.name ?? '')
   const { busy, error, run } = useAction()
   const myRank = RANK[server?.role ?? 'member'] ?? 1
   const load = async (): Promise<void> => {
-    const r = await model.http.get<{ members: Member[] }>(`/api/servers/${serverId}/members?limit=1000`)
+    const r = await model.http.get<ServerMembersJson>(`/api/servers/${serverId}/members?limit=1000`)
     setMembers(r.members)
     for (const m of r.members) model.rememberUser({ user_id: m.user_id, username: m.username, display_name: m.display_name, status_text: null })
     if (myRank >= RANK['moderator']!) setBans((await model.http.get<{ bans: { user_id: string; reason: string | null }[] }>(`/api/servers/${serverId}/bans`)).bans)
@@ -365,7 +363,7 @@ function ServerSettings({ model, close, serverId }: Props & { serverId: string }
               const below = (RANK[m.role] ?? 1) < myRank && m.user_id !== model.me.user_id
               return (
                 <tr key={m.user_id}>
-                  <td>{m.display_name} <span class="muted">@{m.username}</span></td>
+                  <td>{m.user_id !== model.me.user_id && <PresenceDot model={model} userId={m.user_id} inline />}{m.display_name} <span class="muted">@{m.username}</span></td>
                   <td>
                     {below && myRank >= RANK['admin']! ? (
                       <select aria-label={`Role of ${m.display_name}`} value={m.role} disabled={busy}
@@ -408,7 +406,7 @@ function ServerSettings({ model, close, serverId }: Props & { serverId: string }
 }
 
 function GroupSettings({ model, close, chatId }: Props & { chatId: string }) {
-  const [info, setInfo] = useState<{ name: string | null; ended: boolean; members: Member[] } | null>(null)
+  const [info, setInfo] = useState<ChatJson | null>(null)
   const [adding, setAdding] = useState<Profile[]>([])
   const [showInvite, setShowInvite] = useState(false)
   const { busy, error, run } = useAction()
@@ -432,7 +430,7 @@ function GroupSettings({ model, close, chatId }: Props & { chatId: string }) {
           <h3>Members</h3>
           <ul class="plain">
             {info.members.map((m) => (
-              <li key={m.user_id}>{m.display_name} {m.role === 'admin' && <span class="muted">(admin)</span>}{' '}
+              <li key={m.user_id}>{m.user_id !== model.me.user_id && <PresenceDot model={model} userId={m.user_id} inline />}{m.display_name} {m.role === 'admin' && <span class="muted">(admin)</span>}{' '}
                 {admin && m.user_id !== model.me.user_id && !info.ended && (
                   <button type="button" disabled={busy} onClick={() => act(() => model.http.call('DELETE', `/api/chats/${chatId}/members/${m.user_id}`))}>Remove</button>
                 )}
@@ -461,6 +459,7 @@ function ProfileDialog({ model, close }: Props) {
   const [name, setName] = useState('')
   const [status, setStatus] = useState('')
   const [hideReceipts, setHideReceipts] = useState(false)
+  const [showAs, setShowAs] = useState<PresenceStatus>(keptPresence(model.me.user_id)?.status ?? 'online')
   const { busy, error, run } = useAction()
   useEffect(() => void run(async () => {
     const p = await model.http.get<Profile & { hide_read_receipts: boolean }>('/api/users/me')
@@ -474,6 +473,7 @@ function ProfileDialog({ model, close }: Props) {
     void run(async () => {
       const p = await model.http.call<Profile>('PATCH', '/api/users/me', { display_name: name.trim(), status_text: status.trim() === '' ? null : status.trim(), hide_read_receipts: hideReceipts })
       model.rememberUser(p)
+      await model.setPresence(showAs)
       model.notify('Profile saved')
       close()
     })
@@ -487,6 +487,12 @@ function ProfileDialog({ model, close }: Props) {
           <input id="display-name" required maxLength={128} value={name} onInput={(e) => setName(e.currentTarget.value)} />
           <label for="status-text">Status</label>
           <input id="status-text" maxLength={256} value={status} onInput={(e) => setStatus(e.currentTarget.value)} placeholder="What are you up to?" />
+          <label for="show-as">Show me as</label>
+          <select id="show-as" value={showAs} onChange={(e) => setShowAs(e.currentTarget.value as PresenceStatus)}>
+            <option value="online">Online</option>
+            <option value="away">Away</option>
+            <option value="offline">Offline (appear offline)</option>
+          </select>
           <label class="check"><input type="checkbox" checked={hideReceipts} onChange={(e) => setHideReceipts(e.currentTarget.checked)} /> Do not tell others when I have read their messages</label>
           <ErrorLine error={error} />
           <button type="submit" class="primary" disabled={busy}>Save</button>
