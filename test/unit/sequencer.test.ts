@@ -84,31 +84,6 @@ t.test('a failed publish does not fail the post: it is committed, and SYNC has i
   t.equal(errors.length, 1, 'the failure is reported')
 })
 
-t.test('the next batch commits while the one before publishes; publishes keep commit order', async (t) => {
-  const { log, committed } = fakeLog(async () => {})
-  let releaseFirst!: () => void
-  const firstGate = new Promise<void>((r) => (releaseFirst = r))
-  const published: string[] = []
-  const seq = new Sequencer(log, {
-    ...quiet,
-    async publish(deltas) {
-      if (deltas.some((d) => d.content === 'first')) await firstGate
-      published.push(...deltas.map((d) => d.content!))
-    },
-  }, 100, (err) => t.fail(String(err)))
-  const first = seq.append(input('first'))
-  await new Promise((r) => setImmediate(r))
-  const second = seq.append(input('second'))
-  const deadline = Date.now() + 5000
-  while (committed.length < 2 && Date.now() < deadline) await new Promise((r) => setImmediate(r))
-  t.same(committed.map((d) => d.content), ['first', 'second'], 'the second batch committed while the first was still publishing')
-  t.same(published, [], 'and was not published before it')
-  releaseFirst()
-  await Promise.all([first, second])
-  await seq.close()
-  t.same(published, ['first', 'second'])
-})
-
 t.test('a post arriving while the last publish runs is taken, not left in the queue', async (t) => {
   const { log } = fakeLog(async () => {})
   let releasePublish!: () => void

@@ -1,11 +1,8 @@
 // Group commit: posts queue up while a transaction is in flight and the next transaction
 // takes all of them (up to batchMax). At low load a post commits alone, at once; under
 // load, transactions grow instead of queueing. Each batch is published right after its
-// commit. The next batch starts as soon as the one before has committed, so its writes
-// overlap that batch's publish; its own publish waits for the one before (and on MySQL
-// its COMMIT waits for the publish lock, released after that publish), so publishes follow
-// commit order, across processes too (store/append-mysql.ts). A change of who-may-see-what
-// waits until everything before it is published.
+// commit and before the next batch commits-and-publishes, so publishes follow commit order
+// (across processes too: see store/append-mysql.ts).
 import type { AccessEvent } from '../../../broker/src/access-events.ts'
 import type { DeltaLog } from '../store/delta-log.ts'
 import type { Change, ChangeWork, InboxEvent } from '../store/changes.ts'
@@ -84,7 +81,6 @@ export class Sequencer {
 
   private enqueue(item: Pending | PendingChange): void {
     this.queue.push(item)
-    this.wake?.()
     if (!this.running) {
       this.running = true
       // Let the posts that arrive in the same tick join the first transaction.
@@ -109,77 +105,30 @@ export class Sequencer {
   }
 
   private async drain(): Promise<void> {
-    for (;;) {
-      await this.drainQueued()
-      // Wait for the last publish, unless something arrives first: a post may commit while
-      // that publish runs.
-      const last = this.published
-      await Promise.race([last, new Promise<void>((r) => (this.wake = r))])
-      this.wake = null
-      // Only this loop empties the queue, so an empty one means `last` has settled.
-      if (this.queue.length === 0) break
-    }
-    this.running = false
-  }
-
-  /** Set while the drain waits for the last publish: a new item wakes it. */
-  private wake: (() => void) | null = null
-
-  private async drainQueued(): Promise<void> {
     while (this.queue.length > 0) {
       const head = this.queue[0]!
       if (head.kind === 'change') {
         this.queue.shift()
-        await this.published
         await head.run()
         continue
       }
       let n = 0
       while (n < this.queue.length && n < this.batchMax && this.queue[n]!.kind === 'post') n++
       const batch = this.queue.splice(0, n) as Pending[]
-      if (await this.appendBatch(batch) === 'failed') {
-        await this.published
-        if (batch.length === 1) batch[0]!.reject(this.lastError)
+      let results: AppendResult[] | undefined
+      try {
+        results = await this.log.append(batch.map((p) => p.input), (r) => this.publish(r))
+      } catch (err) {
+        if (batch.length === 1) batch[0]!.reject(err)
         else await this.appendOneByOne(batch)
+        continue
       }
+      this.stats.transactions += 1
+      this.stats.appended += batch.length
+      this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length)
+      this.settle(batch, results)
     }
-  }
-
-  /** The last publish handed over (a batch's, after its commit); the next one waits for it. */
-  private published: Promise<void> = Promise.resolve()
-  private lastError: unknown
-
-  /**
-   * Starts appending a batch and resolves once it has committed (its publish then runs on,
-   * in order after the publishes before it, and settles the batch), or 'failed' if it did
-   * not commit.
-   */
-  private appendBatch(batch: Pending[]): Promise<'committed' | 'failed'> {
-    return new Promise((resolveStep) => {
-      const before = this.published
-      let publishedHere!: () => void
-      this.published = new Promise<void>((r) => (publishedHere = r))
-      let committed = false
-      this.log.append(batch.map((p) => p.input), async (r) => {
-        committed = true
-        resolveStep('committed')
-        await before
-        await this.publish(r)
-      }).then((results) => {
-        this.stats.transactions += 1
-        this.stats.appended += batch.length
-        this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length)
-        this.settle(batch, results)
-        publishedHere()
-      }, (err: unknown) => {
-        void before.then(publishedHere)
-        // After its commit an append does not fail (publish() catches), but if it did, its
-        // posts are answered with the error rather than retried.
-        if (committed) batch.forEach((p) => p.reject(err))
-        this.lastError = err
-        resolveStep('failed')
-      })
-    })
+    this.running = false
   }
 
   // A failed batch is retried post by post so one bad post cannot fail the others.

@@ -59,7 +59,10 @@ export class Directory {
 
   /** The membership of userId in a server (role, mute), or null. */
   async member(serverId: string, userId: string): Promise<MemberRecord | null> {
-    const row = await this.db.prisma.serverMember.findUnique({ where: { serverId_userId: { serverId, userId } }, select: { role: true, mutedUntil: true } })
+    // findFirst, not findUnique: Prisma folds the findUnique calls of one tick into one query,
+    // which a few thousand concurrent checks (a reconnect storm) push past SQLite's limit of
+    // bound parameters (P2029).
+    const row = await this.db.prisma.serverMember.findFirst({ where: { serverId, userId }, select: { role: true, mutedUntil: true } })
     if (row === null || !isRole(row.role)) return null
     return { role: row.role, mutedUntil: row.mutedUntil }
   }
