@@ -197,7 +197,9 @@ export function addServerMembers(serverId: string, actorId: string, userIds: rea
     return outcome(
       { added: fresh.length },
       fresh.length === 0 ? [] : [record(serverId, actorId, 'member_joined', { user_ids: fresh, by: actorId })],
-      [],
+      // Every node drops what it cached of these users in this server (a refusal from before
+      // they were added) and of the server's size (the QoS of its deltas).
+      fresh.map((u) => ({ type: 'membership' as const, userId: u, serverId })),
       fresh.length <= 1000 ? fresh.map((u) => ({ userId: u, data: { change: 'joined' as const, server_id: serverId, role: 'member', by: actorId }, deltaIndex: 0 })) : [],
     )
   }
