@@ -13,6 +13,12 @@ import { migrate } from '../api/src/db/migrate.ts'
 
 export type BenchProfile = 'embedded' | 'production'
 
+/** Chime's log level in benchmarks: silent, or CHIME_BENCH_LOG_LEVEL (say `warn`) to see why something failed. */
+function benchLogLevel(): 'silent' | 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' {
+  const level = process.env['CHIME_BENCH_LOG_LEVEL']
+  return level === 'fatal' || level === 'error' || level === 'warn' || level === 'info' || level === 'debug' || level === 'trace' ? level : 'silent'
+}
+
 export interface BenchChime {
   running: Running
   call<T>(method: string, path: string, body: unknown, token?: string): Promise<T>
@@ -35,11 +41,11 @@ export async function startBenchChime(profile: BenchProfile, name: string, overr
     }
   }
   const config = loadConfig({}, {
-    httpPort: 0, mqttPort: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', databaseUrl,
+    httpPort: 0, mqttPort: 0, host: '127.0.0.1', dataDir, logLevel: benchLogLevel(), databaseUrl,
     redisUrl: profile === 'production' ? (process.env['CHIME_BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379') : '',
     ...overrides,
   })
-  const running = await startEmbedded(config, pino({ level: 'silent' }))
+  const running = await startEmbedded(config, pino({ level: benchLogLevel() }))
   const base = `http://127.0.0.1:${running.httpPort}`
   return {
     running,

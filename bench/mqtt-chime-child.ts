@@ -11,11 +11,14 @@
 // other's presence), and get an access token from the same token service the API uses.
 //
 // IPC: answers { type: 'ready', ... } once seeded; then 'profile-start' / 'profile-stop'
-// (a CPU profile of the window in between, written to `file`), 'gc' and 'stop'.
+// (a CPU profile of the window in between, written to `file`), 'gc' (full collections until
+// the committed heap stops shrinking), 'memory',
+// 'heap-snapshot' and 'stop'.
 import Sqlite from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
+import { writeHeapSnapshot } from 'node:v8'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -45,6 +48,9 @@ function insertUsers(databaseUrl: string, users: Array<{ id: string; username: s
     db.close()
   }
 }
+
+/** Full collections one 'gc' command runs at most. */
+const MAX_COLLECTIONS = 30
 
 async function main(): Promise<void> {
   const first = await new Promise<ChimeChildCommand>((resolve) => process.once('message', (m: ChimeChildCommand) => resolve(m)))
@@ -86,11 +92,27 @@ async function main(): Promise<void> {
         await writeFile(cmd.file, JSON.stringify(profile))
         reply({ type: 'profiled', file: cmd.file })
       } else if (cmd.type === 'gc') {
+        // Full collections until the committed heap stops shrinking: each one compacts only
+        // part of a fragmented old generation (V8 bounds what one collection moves), so one or
+        // two leave free pages that later collections of a quiet broker give back.
         const gc = (globalThis as { gc?: () => void }).gc
-        gc?.()
-        gc?.()
+        let collections = 0
+        if (gc !== undefined) {
+          let committed = Number.POSITIVE_INFINITY
+          for (let same = 0; collections < MAX_COLLECTIONS && same < 3; collections++) {
+            gc()
+            const now = process.memoryUsage().heapTotal
+            same = now < committed ? 0 : same + 1
+            committed = Math.min(committed, now)
+          }
+        }
         const m = process.memoryUsage()
-        reply({ type: 'collected', heapUsed: m.heapUsed, external: m.external })
+        reply({ type: 'collected', heapUsed: m.heapUsed, external: m.external, memory: m, collections })
+      } else if (cmd.type === 'memory') {
+        reply({ type: 'memory', memory: process.memoryUsage() })
+      } else if (cmd.type === 'heap-snapshot') {
+        writeHeapSnapshot(cmd.file)
+        reply({ type: 'heap-snapshot', file: cmd.file })
       } else if (cmd.type === 'stop') {
         await running.close()
         await rm(dataDir, { recursive: true, force: true })
@@ -101,7 +123,7 @@ async function main(): Promise<void> {
   process.on('disconnect', () => {
     void running.close().finally(() => rm(dataDir, { recursive: true, force: true })).finally(() => process.exit(0))
   })
-  reply({ type: 'ready', pid: process.pid, mqttPort: running.mqttPort!, users, seedMs: Math.round(performance.now() - t0) })
+  reply({ type: 'ready', pid: process.pid, mqttPort: running.mqttPort!, httpPort: running.httpPort, users, seedMs: Math.round(performance.now() - t0) })
 }
 
 main().catch((err: unknown) => {

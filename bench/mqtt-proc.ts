@@ -54,6 +54,39 @@ export function openFilesLimit(pid: number): number | null {
   }
 }
 
+/** The hard limit of open files of a process, or null. */
+export function openFilesHardLimit(pid: number): number | null {
+  try {
+    const m = /^Max open files\s+\S+\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))
+    if (m === null) return null
+    return m[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(m[1])
+  } catch {
+    return null
+  }
+}
+
+/** Descriptors the process has open now, or null. */
+export function openFileCount(pid: number): number | null {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length
+  } catch {
+    return null
+  }
+}
+
+/** CAP_SYS_RESOURCE, which raising a hard resource limit (RLIMIT_NOFILE) needs. */
+const CAP_SYS_RESOURCE = 24
+
+/** Whether the process may raise its hard limit of open files (CAP_SYS_RESOURCE in its effective set), or null. */
+export function mayRaiseHardLimits(pid: number): boolean | null {
+  try {
+    const m = /^CapEff:\s+([0-9a-f]+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m === null ? null : ((BigInt(`0x${m[1]}`) >> BigInt(CAP_SYS_RESOURCE)) & 1n) === 1n
+  } catch {
+    return null
+  }
+}
+
 /** The pid of the process listening on a local TCP port, or null (no such socket, or not ours to see). */
 export function pidListeningOn(port: number): number | null {
   const inodes = new Set<string>()

@@ -18,9 +18,10 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { startChimeBroker, type BenchUser } from './mqtt-chime.ts'
+import { startChimeBroker, type BenchUser, type ChimeMemory } from './mqtt-chime.ts'
+import { CONNECTION_OWNERS, heapGrowth, printHeapGrowth, type HeapGrowth } from './heap-summary.ts'
 import { startPrivateMosquitto, startRawAedes, peerAt, type PeerBroker } from './mqtt-peer.ts'
-import { cpuSeconds, openFilesLimit, rssBytes } from './mqtt-proc.ts'
+import { cpuSeconds, mayRaiseHardLimits, openFileCount, openFilesHardLimit, openFilesLimit, rssBytes } from './mqtt-proc.ts'
 import { printSummary, summarizeFile, type ProfileSummary } from './mqtt-profile.ts'
 import { nowMicros } from './mqtt-load/codec.ts'
 import { LatencyHistogram } from './mqtt-load/histogram.ts'
@@ -42,6 +43,8 @@ export interface MqttOptions {
   measureMs: number
   /** Profile Chime's broker during each of its ramps (one .cpuprofile per scenario). */
   cpuProf: boolean
+  /** Heap snapshots of Chime's broker before and after the idle connections, summarised per connection. */
+  heapSnapshot?: boolean
   command: string
 }
 
@@ -93,8 +96,14 @@ interface Broker {
   label: string
   url: string
   pid: number | null
-  /** Full garbage collections before memory is read (Chime's process); answers its V8 heap in use. */
-  collectGarbage?: () => Promise<{ heapUsed: number }>
+  /** Full garbage collections (until the heap stops shrinking) before memory is read (Chime's process); answers its memory then. */
+  collectGarbage?: () => Promise<{ heapUsed: number; memory: ChimeMemory; collections: number }>
+  /** Its Prometheus metrics (Chime's process). */
+  metricsUrl?: string
+  /** Its memory as it is (Chime's process). */
+  memory?: () => Promise<ChimeMemory>
+  /** Writes a heap snapshot of it (Chime's process). */
+  heapSnapshot?: (file: string) => Promise<void>
 }
 
 export interface StepResult {
@@ -130,6 +139,8 @@ export interface RampResult {
    * fell behind: the broker's own limit is higher than `best` (shown as "≥").
    */
   generatorBound: boolean
+  /** One step at twice the highest sustained offered rate: how much of `best` is still delivered past the knee. */
+  overload?: { offered: number; deliveredPerS: number; ofBest: number; step: StepResult; levelling?: Record<string, number> }
   profile?: ProfileSummary & { file: string }
 }
 
@@ -153,8 +164,19 @@ export interface IdleResult {
   rssAfterMiB: number
   kbPerConnection: number
   connectSeconds: number
-  /** Growth of the V8 heap in use after a full collection, per connection (Chime only; RSS can grow less when the heap had room). */
+  /** RSS once the broker is quiet, before any collection is forced (the figure an operator sees). */
+  rssUnforcedMiB?: number
+  kbPerConnectionUnforced?: number
+  /** Growth of the V8 heap in use after full collections, per connection (Chime only; RSS can grow less when the heap had room). */
   heapKbPerConnection?: number
+  /** Growth of the V8 heap committed (in use and free) after full collections, per connection. */
+  heapCommittedKbPerConnection?: number
+  /** Growth of the memory V8 accounts outside its heap (ArrayBuffer contents), per connection. */
+  externalKbPerConnection?: number
+  /** Full collections before the "after" reading (Chime: until the committed heap stopped shrinking). */
+  collections?: number
+  /** After every idle connection of the run was closed again (and full collections, Chime). */
+  closed?: { rssMiB: number; heapUsedGrowthMiB?: number }
   errors: Record<string, number>
   note?: string
 }
@@ -385,6 +407,21 @@ async function runShape(s: Shape, broker: Broker, o: MqttOptions, profiler: Prof
         await quiet(broker.pid)
         await run(other, ' (at the other broker\'s highest rate)')
       }
+      // Past the knee: twice the highest sustained rate offered. A broker that levels off
+      // still delivers about its best; one that collapses delivers a fraction of it.
+      if (result.best !== null) {
+        await quiet(broker.pid)
+        const offered = result.best.offered * 2
+        const before = await readMetrics(broker.metricsUrl)
+        const step = await runStep(s, qos, broker, pubs.map((g) => g.proc), subs.map((g) => g.proc), offered, o)
+        const after = await readMetrics(broker.metricsUrl)
+        const levelling = before !== null && after !== null
+          ? Object.fromEntries(['chime_broker_overloads_total', 'chime_broker_overloaded_seconds_total', 'chime_broker_overload_holds_total', 'chime_broker_budget_holds_total'].map((k) => [k.replace(/^chime_broker_/, ''), round((after[k] ?? 0) - (before[k] ?? 0), 2)]))
+          : undefined
+        result.overload = { offered, deliveredPerS: step.deliveredPerS, ofBest: round(step.deliveredPerS / result.best.deliveredPerS, 2), step, ...(levelling ? { levelling } : {}) }
+        if (levelling) console.log(`${s.key} QoS ${qos} [${broker.name}] levelling during that step: ${JSON.stringify(levelling)}`)
+        console.log(`${s.key} QoS ${qos} [${broker.name}] overload: offered ${offered}/s (twice the highest sustained), delivered ${step.deliveredPerS}/s = ${Math.round(result.overload.ofBest * 100)} % of the ${result.best.deliveredPerS}/s delivered at the knee; p50 ${step.p50} p99 ${step.p99} ms, lost ${step.lost}, held back ${step.heldBack}`)
+      }
       if (profiler !== null) {
         const file = `bench/results/mqtt-chime-${s.key}-q${qos}.cpuprofile`
         await profiler.stop(fileURLToPath(new URL(`../${file}`, import.meta.url)))
@@ -399,20 +436,84 @@ async function runShape(s: Shape, broker: Broker, o: MqttOptions, profiler: Prof
   }
 }
 
-/** Connects idle clients up to each count in turn and reads the broker's RSS at each. */
-async function runIdle(broker: Broker, users: BenchUser[], counts: number[], tag: number, profiler: Profiler | null): Promise<{ results: IdleResult[]; profile?: ProfileSummary & { file: string } }> {
-  if (broker.pid === null) return { results: counts.map((n) => ({ broker: broker.label, requested: n, held: 0, rssBeforeMiB: NaN, rssAfterMiB: NaN, kbPerConnection: NaN, connectSeconds: 0, errors: {}, note: 'the broker process is not visible here: no RSS' })) }
-  const limit = openFilesLimit(broker.pid) ?? Number.POSITIVE_INFINITY
-  // The broker keeps some descriptors of its own (listeners, database, logs).
-  const cap = Math.floor(limit - 500)
+/**
+ * Idle clients connected and closed before the base is read: the first connections grow the
+ * broker once (compiled code, mqtt-packet's table of 65,536 packet-id buffers, caches of the
+ * database layer, V8's young generation), which is not a cost per connection.
+ */
+const IDLE_WARM_UP = 1000
+/** Descriptors left to the broker beyond those it has open before the idle clients come. */
+const IDLE_FD_MARGIN = 100
+
+interface MemoryReading {
+  rss: number
+  /** V8 heap in use, committed, and memory outside it (Chime's process only), bytes. */
+  heapUsed?: number
+  heapTotal?: number
+  external?: number
+  /** Full collections run before the reading. */
+  collections?: number
+}
+
+/**
+ * Reads the broker's memory: as it is, or (Chime) after full collections until its committed
+ * heap stops shrinking, and a second's rest.
+ */
+async function readMemory(broker: Broker, pid: number, collect: boolean): Promise<MemoryReading> {
+  if (collect && broker.collectGarbage !== undefined) {
+    const { memory: m, collections } = await broker.collectGarbage()
+    await sleep(1000)
+    return { rss: rssBytes(pid) ?? 0, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, collections }
+  }
+  const m = await broker.memory?.()
+  return { rss: rssBytes(pid) ?? 0, ...(m !== undefined ? { heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external } : {}) }
+}
+
+/** Why a broker process cannot hold more than `cap` connections here, in one sentence. */
+function capReason(pid: number, limit: number, cap: number, node: boolean): string {
+  const hard = openFilesHardLimit(pid)
+  const raise = mayRaiseHardLimits(pid)
+  const soft = hard !== null && hard > limit ? `its soft limit of open files is ${limit} (hard ${hard})` : `its limit of open files is ${limit}, soft and hard${node ? ' (Node raises the soft limit to the hard one at start)' : ''}`
+  const capability = raise === false ? '; raising the hard limit needs CAP_SYS_RESOURCE, which no process here has' : ''
+  return `one broker process holds at most ${cap.toLocaleString('en')} connections here: ${soft}${capability}`
+}
+
+/**
+ * Connects idle clients up to each count in turn and reads the broker's memory at each:
+ * after a warm-up (IDLE_WARM_UP clients connected and closed), the base; at each count, RSS
+ * as it is once the broker is quiet, then (Chime) after full collections until its heap stops
+ * shrinking; after the last count, everything is closed and read again (what the
+ * connections leave behind).
+ */
+async function runIdle(broker: Broker, users: BenchUser[], counts: number[], tag: number, profiler: Profiler | null, snapshots: boolean): Promise<{ results: IdleResult[]; profile?: ProfileSummary & { file: string }; heap?: HeapGrowth & { files: string[] } }> {
+  const pid = broker.pid
+  if (pid === null) return { results: counts.map((n) => ({ broker: broker.label, requested: n, held: 0, rssBeforeMiB: NaN, rssAfterMiB: NaN, kbPerConnection: NaN, connectSeconds: 0, errors: {}, note: 'the broker process is not visible here: no RSS' })) }
+  const limit = openFilesLimit(pid) ?? Number.POSITIVE_INFINITY
+  const cap = Math.floor(limit - (openFileCount(pid) ?? 500) - IDLE_FD_MARGIN)
   const top = Math.min(Math.max(...counts), cap)
   const procs = Array.from({ length: Math.ceil(top / CONNS_PER_PROCESS) }, (_, j) => new LoadProcess(`idle/${broker.name}/${j}`))
   const out: IdleResult[] = []
+  const addressOf = (j: number): string | null => (broker.url.includes('://127.') ? `127.${tag}.${j}.` : null)
+  const spec = (id: string, i: number): ConnSpec => {
+    const u = users[i % users.length]!
+    return { clientId: id, username: u.username, password: u.token }
+  }
+  const file = (what: string): string => fileURLToPath(new URL(`../bench/results/mqtt-chime-idle-${what}.heapsnapshot`, import.meta.url))
+  let heap: (HeapGrowth & { files: string[] }) | undefined
   try {
     for (const p of procs) p.send({ type: 'init', url: broker.url, subscribeQos: 0, keepalive: 60 })
-    await quiet(broker.pid)
-    const heapBefore = (await broker.collectGarbage?.())?.heapUsed
-    const before = rssBytes(broker.pid) ?? 0
+    const warm = new LoadProcess(`idle/${broker.name}/warm-up`)
+    try {
+      warm.send({ type: 'init', url: broker.url, subscribeQos: 0, keepalive: 60 })
+      const w = await warm.request({ type: 'connect', conns: Array.from({ length: IDLE_WARM_UP }, (_, i) => spec(`idle-${tag}-w${i}`, i)), concurrency: CONNECT_CONCURRENCY, localAddressPrefix: addressOf(250), perAddress: 1000 }, 'connected', 120_000)
+      if (w.failed > 0) console.log(`idle [${broker.name}]: warm-up: ${w.failed} of ${IDLE_WARM_UP} connections failed: ${JSON.stringify(w.errors)}`)
+    } finally {
+      await warm.close(60_000)
+    }
+    await quiet(pid)
+    await sleep(1000)
+    const before = await readMemory(broker, pid, true)
+    if (snapshots && broker.heapSnapshot !== undefined) await broker.heapSnapshot(file('base'))
     // The profile covers the connects only (CONNECT handling: authentication and its database reads).
     let profile: (ProfileSummary & { file: string }) | undefined
     let held = 0
@@ -421,45 +522,71 @@ async function runIdle(broker: Broker, users: BenchUser[], counts: number[], tag
     const errors: Record<string, number> = {}
     for (const requested of [...counts].sort((a, b) => a - b)) {
       const n = Math.min(requested, cap)
-      const specs = Array.from({ length: Math.max(0, n - next) }, (_, k) => {
-        const i = next + k
-        const u = users[i % users.length]!
-        return { clientId: `idle-${tag}-${i}`, username: u.username, password: u.token }
-      })
+      const specs = Array.from({ length: Math.max(0, n - next) }, (_, k) => spec(`idle-${tag}-${next + k}`, next + k))
       next = Math.max(next, n)
       const t0 = performance.now()
       if (profiler !== null) await profiler.start()
       const reports = await Promise.all(split(specs, procs.length).map((part, j) => procs[j]!.request({
         type: 'connect', conns: part, concurrency: CONNECT_CONCURRENCY,
         // Loopback source addresses of this run (127.<run>.<process>.<k>), 1,000 connections each.
-        localAddressPrefix: broker.url.includes('://127.') ? `127.${tag}.${j + 1}.` : null, perAddress: 1000,
+        localAddressPrefix: addressOf(j + 1), perAddress: 1000,
       }, 'connected', 300_000)))
       seconds += (performance.now() - t0) / 1000
       if (profiler !== null) {
-        const file = `bench/results/mqtt-chime-idle-connect-${n}.cpuprofile`
-        await profiler.stop(fileURLToPath(new URL(`../${file}`, import.meta.url)))
-        profile = { ...(await summarizeFile(fileURLToPath(new URL(`../${file}`, import.meta.url)), 20)), file }
+        const f = `bench/results/mqtt-chime-idle-connect-${n}.cpuprofile`
+        await profiler.stop(fileURLToPath(new URL(`../${f}`, import.meta.url)))
+        profile = { ...(await summarizeFile(fileURLToPath(new URL(`../${f}`, import.meta.url)), 20)), file: f }
         printSummary(`CPU profile of Chime's broker while ${held + reports.reduce((a, r) => a + r.opened, 0)} idle clients connect`, profile)
       }
       for (const r of reports) {
         held += r.opened
         addErrors(errors, r.errors)
       }
-      await quiet(broker.pid)
-      const heapAfter = (await broker.collectGarbage?.())?.heapUsed
-      await sleep(1000)
-      const after = rssBytes(broker.pid) ?? 0
-      const note = requested > cap ? `${requested.toLocaleString('en')} requested; the broker process may open ${limit} files here` : undefined
+      await quiet(pid)
+      await sleep(2000)
+      const unforced = await readMemory(broker, pid, false)
+      const after = await readMemory(broker, pid, true)
+      const perConn = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined || held === 0 ? undefined : round((b - a) / held / 1024, 1))
+      const notes = [
+        ...(requested > cap ? [`${requested.toLocaleString('en')} requested; ${capReason(pid, limit, cap, broker.name === 'chime')}`] : []),
+        ...(snapshots && broker.heapSnapshot !== undefined ? ['heap snapshots taken in this run: its RSS figures include their buffers'] : []),
+      ]
       out.push({
-        broker: broker.label, requested, held, rssBeforeMiB: mib(before)!, rssAfterMiB: mib(after)!, kbPerConnection: held === 0 ? NaN : round((after - before) / held / 1024, 1),
-        connectSeconds: round(seconds, 1), errors: { ...errors }, ...(note !== undefined ? { note } : {}),
-        ...(heapBefore !== undefined && heapAfter !== undefined && held > 0 ? { heapKbPerConnection: round((heapAfter - heapBefore) / held / 1024, 1) } : {}),
+        broker: broker.label, requested, held, rssBeforeMiB: mib(before.rss)!, rssAfterMiB: mib(after.rss)!, kbPerConnection: perConn(before.rss, after.rss) ?? NaN,
+        rssUnforcedMiB: mib(unforced.rss)!, kbPerConnectionUnforced: perConn(before.rss, unforced.rss) ?? NaN,
+        connectSeconds: round(seconds, 1), errors: { ...errors }, ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
+        ...(after.collections !== undefined ? { collections: after.collections } : {}),
+        ...(after.heapUsed !== undefined ? { heapKbPerConnection: perConn(before.heapUsed, after.heapUsed)!, heapCommittedKbPerConnection: perConn(before.heapTotal, after.heapTotal)!, externalKbPerConnection: perConn(before.external, after.external)! } : {}),
       })
-      console.log(`idle [${broker.name}]: ${held} connections held (${requested} requested), RSS ${mib(before)} → ${mib(after)} MiB, ${out.at(-1)!.kbPerConnection} KB per connection${out.at(-1)!.heapKbPerConnection !== undefined ? ` (V8 heap ${out.at(-1)!.heapKbPerConnection} KB)` : ''}, connected in ${round(seconds, 1)} s${Object.keys(errors).length > 0 ? `, errors ${JSON.stringify(errors)}` : ''}`)
+      const r = out.at(-1)!
+      console.log(`idle [${broker.name}]: ${held} connections held (${requested} requested), RSS ${mib(before.rss)} → ${mib(unforced.rss)} MiB as it is, ${mib(after.rss)} MiB ${after.collections === undefined ? 'a second later' : `after ${after.collections} full collections`}: ${r.kbPerConnectionUnforced} / ${r.kbPerConnection} KB per connection${r.heapKbPerConnection !== undefined ? ` (V8 heap in use ${r.heapKbPerConnection} KB, committed ${r.heapCommittedKbPerConnection} KB, external ${r.externalKbPerConnection} KB)` : ''}, connected in ${round(seconds, 1)} s${Object.keys(errors).length > 0 ? `, errors ${JSON.stringify(errors)}` : ''}`)
+      if (snapshots && broker.heapSnapshot !== undefined && n === top) {
+        await broker.heapSnapshot(file(String(n)))
+        heap = { ...(await heapGrowth(file('base'), file(String(n)), held, 30, CONNECTION_OWNERS)), files: [file('base'), file(String(n))].map((f) => f.slice(f.indexOf('bench/results/'))) }
+        printHeapGrowth(`Chime's broker: objects new since the base, per connection (${held} idle connections)`, heap)
+      }
     }
-    return { results: out, ...(profile !== undefined ? { profile } : {}) }
+    // Everything closed: what stays behind.
+    await Promise.all(procs.splice(0).map((p) => p.close(120_000)))
+    await quiet(pid)
+    await sleep(1000)
+    const closed = await readMemory(broker, pid, true)
+    for (const r of out) r.closed = { rssMiB: mib(closed.rss)!, ...(closed.heapUsed !== undefined && before.heapUsed !== undefined ? { heapUsedGrowthMiB: round((closed.heapUsed - before.heapUsed) / 2 ** 20, 1) } : {}) }
+    console.log(`idle [${broker.name}]: all closed: RSS ${mib(closed.rss)} MiB (base ${mib(before.rss)})${closed.heapUsed !== undefined && before.heapUsed !== undefined ? `, V8 heap in use ${mib(closed.heapUsed)} MiB (base ${mib(before.heapUsed)})` : ''}`)
+    return { results: out, ...(profile !== undefined ? { profile } : {}), ...(heap !== undefined ? { heap } : {}) }
   } finally {
     await Promise.all(procs.map((p) => p.close(120_000)))
+  }
+}
+
+/** A Prometheus text page as name -> value, or null without a URL or an answer. */
+async function readMetrics(url: string | undefined): Promise<Record<string, number> | null> {
+  if (url === undefined) return null
+  try {
+    const text = await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text()
+    return Object.fromEntries(text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => { const [k, v] = l.split(' '); return [k!, Number(v)] }))
+  } catch {
+    return null
   }
 }
 
@@ -479,10 +606,16 @@ export function printTables(results: ScenarioResult[], idle: IdleResult[], peerN
       console.log(`| ${r.title} | ${r.qos} | ${atLeast(r.chime)}${fmt(c?.offered)} | ${atLeast(r.peer)}${fmt(p?.offered)} | ${ratio(c?.offered, p?.offered)} | ${fmt(r.equal?.offered)} | ${r.equal ? `${r.equal.chime.p99} / ${r.equal.peer.p99}` : '-'} | ${ratio(r.equal?.chime.p99, r.equal?.peer.p99)} | ${fmt(c?.cpuPercent)} / ${fmt(c?.rssMiB)} | ${fmt(p?.cpuPercent)} / ${fmt(p?.rssMiB)} | ${lost[0]} / ${lost[1]}, ${errs[0]} / ${errs[1]} |`)
     }
   }
+  if (results.some((r) => r.chime.overload !== undefined || r.peer.overload !== undefined)) {
+    console.log(`\n| scenario | QoS | Chime: delivered at twice its knee, msgs/s (share of its best) | ${peerName}: the same |`)
+    console.log('|---|---|---|---|')
+    const at = (x: RampResult): string => (x.overload === undefined ? '-' : `${fmt(x.overload.deliveredPerS)} of ${fmt(x.overload.offered / 2)} offered at the knee (${Math.round(x.overload.ofBest * 100)} %)`)
+    for (const r of results) console.log(`| ${r.title} | ${r.qos} | ${at(r.chime)} | ${at(r.peer)} |`)
+  }
   if (idle.length > 0) {
-    console.log('\n| broker | idle connections requested | held | RSS before / after MiB | RSS KB per connection | V8 heap KB per connection | connect time s | errors |')
-    console.log('|---|---|---|---|---|---|---|---|')
-    for (const r of idle) console.log(`| ${r.broker} | ${fmt(r.requested)} | ${fmt(r.held)} | ${fmt(r.rssBeforeMiB)} / ${fmt(r.rssAfterMiB)} | ${fmt(r.kbPerConnection)} | ${fmt(r.heapKbPerConnection)} | ${fmt(r.connectSeconds)} | ${Object.values(r.errors).reduce((a, b) => a + b, 0)}${r.note ? ` (${r.note})` : ''} |`)
+    console.log('\n| broker | idle connections requested | held | RSS base → as it is → after full collections, MiB | RSS KB per connection as it is / after full collections | V8 heap in use / committed KB per connection | RSS after all closed MiB | connect time s | errors |')
+    console.log('|---|---|---|---|---|---|---|---|---|')
+    for (const r of idle) console.log(`| ${r.broker} | ${fmt(r.requested)} | ${fmt(r.held)} | ${fmt(r.rssBeforeMiB)} → ${fmt(r.rssUnforcedMiB)} → ${fmt(r.rssAfterMiB)} | ${fmt(r.kbPerConnectionUnforced)} / ${fmt(r.kbPerConnection)} | ${fmt(r.heapKbPerConnection)} / ${fmt(r.heapCommittedKbPerConnection)} | ${fmt(r.closed?.rssMiB)} | ${fmt(r.connectSeconds)} | ${Object.values(r.errors).reduce((a, b) => a + b, 0)}${r.note ? ` (${r.note})` : ''} |`)
   }
 }
 
@@ -496,7 +629,7 @@ export async function runMqtt(o: MqttOptions): Promise<void> {
     peer = o.peer === 'aedes' ? await startRawAedes() : o.peer !== undefined ? peerAt(o.peer) : (await startPrivateMosquitto()) ?? peerAt('mqtt://127.0.0.1:1883')
     console.log(`Chime: embedded profile, pid ${chime.pid}, ${chime.users.length} users seeded in ${round(chime.seedMs / 1000, 1)} s; peer: ${peer.label}, pid ${peer.pid ?? 'unknown'}`)
     const brokers: Broker[] = [
-      { name: 'chime', label: 'Chime (embedded)', url: chime.url, pid: chime.pid, collectGarbage: () => chime.collectGarbage() },
+      { name: 'chime', label: 'Chime (embedded)', url: chime.url, pid: chime.pid, metricsUrl: chime.metricsUrl, collectGarbage: () => chime.collectGarbage(), memory: () => chime.memory(), heapSnapshot: (f) => chime.heapSnapshot(f) },
       { name: 'peer', label: peer.label, url: peer.url, pid: peer.pid },
     ]
     const results: ScenarioResult[] = []
@@ -517,12 +650,14 @@ export async function runMqtt(o: MqttOptions): Promise<void> {
     }
     const idle: IdleResult[] = []
     let idleProfile: (ProfileSummary & { file: string }) | undefined
+    let idleHeap: (HeapGrowth & { files: string[] }) | undefined
     if (o.only.includes('idle')) {
-      const tag = 1 + Math.floor(Math.random() * 250)
+      const tag = 1 + Math.floor(Math.random() * 249)
       for (const b of brokers) {
-        const r = await runIdle(b, chime.users, o.idle, tag, o.cpuProf && b.name === 'chime' ? { start: () => chime.profileStart(), stop: (f: string) => chime.profileStop(f) } : null)
+        const r = await runIdle(b, chime.users, o.idle, tag, o.cpuProf && b.name === 'chime' ? { start: () => chime.profileStart(), stop: (f: string) => chime.profileStop(f) } : null, o.heapSnapshot === true)
         idle.push(...r.results)
         idleProfile ??= r.profile
+        idleHeap ??= r.heap
       }
     }
     const after = loadavg().map((l) => round(l))
@@ -535,7 +670,7 @@ export async function runMqtt(o: MqttOptions): Promise<void> {
       chime: { label: 'Chime embedded profile (startEmbedded: Aedes, Chime hooks, bounded in-memory persistence, API and SQLite in the same process)', pid: chime.pid },
       peer: { label: peer.label, url: peer.url, pid: peer.pid, config: peer.config },
       rule: { sustainedShare: SUSTAINED_SHARE, sustainedP99Ms: SUSTAINED_P99_MS, warmMs: o.warmMs, measureMs: o.measureMs, payloadBytes: 80 },
-      scenarios: results, idle, ...(idleProfile !== undefined ? { idleConnectProfile: idleProfile } : {}),
+      scenarios: results, idle, ...(idleProfile !== undefined ? { idleConnectProfile: idleProfile } : {}), ...(idleHeap !== undefined ? { idleHeapGrowth: idleHeap } : {}),
     }, null, 2))
   } finally {
     await chime.stop()

@@ -1,7 +1,23 @@
-// npm run bench [scenario...] [--profile embedded|production|both] [--rate N] [--count N] [--warmup N] [--members N]
-// npm run bench -- mqtt [--peer URL|aedes] [--only fanout,fanin,p2p,idle] [--quick] [--cpu-prof] (bench/mqtt.ts)
-// Prints a table and writes bench/results/<scenario>.json. Issue 8 grows this into the full
-// suite with a Mosquitto baseline; today it measures POST to PUBLISH latency.
+// npm run bench [scenario...] [--profile embedded|production|both] [options]
+// Each scenario prints a table and writes bench/results/<scenario>.json; docs/benchmarks.md
+// holds the figures. Scenarios:
+//   chat             POST → PUBLISH latency at 100, 1,000, 5,000 posts/s into channels with
+//                    10 and 1,000 subscribers (bench/chat.ts)
+//                    [--rates 100,1000,5000] [--subscribers 10,1000] [--posters 20] [--step-ms 5000] [--max-deliveries 250000]
+//   max-posts        highest posts/s with p99 POST → PUBLISH within 100 ms, 10 subscribers (bench/chat.ts)
+//                    [--rates 500,1000,2000,4000,8000,16000] [--subscribers 10] [--posters 20] [--step-ms 5000]
+//   reconnect-storm  5,000 members dropped at once and back at once, until all have SYNCed (bench/reconnect-storm.ts)
+//                    [--clients 5000] [--away 300]
+//   post-latency     one poster, one subscriber, fixed rate [--rate N] [--count N] [--warmup N] (bench/post-latency.ts)
+//   history          SYNC of 1,000 missed deltas, RESTORE of a 100,000-delta channel (bench/history.ts)
+//   scale            1M members in a server [--members N] (bench/scale.ts)
+//   list-chats, search, files, web
+//   mqtt             raw MQTT against Mosquitto in the same run [--peer URL|aedes] [--only fanout,fanin,p2p,idle]
+//                    [--quick] [--cpu-prof] [--idle 10000,50000] [--heap-snapshot] (bench/mqtt.ts; embedded profile only)
+//   soak             connect/disconnect churn, broker RSS sampled over time [--minutes 10] [--connections 2000]
+//                    [--churn 50] [--sample-s 10] [--quick: 1 minute, 500 devices, 20/s] (bench/soak.ts)
+// With no scenario: chat, max-posts and reconnect-storm at their --quick sizes (3 s steps, at
+// most 150,000 deliveries a step, 1,000 storm clients), both profiles: a few minutes on 2 cores.
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
@@ -13,6 +29,10 @@ import { runHistory } from './history.ts'
 import { runFiles } from './files.ts'
 import { runWeb } from './web.ts'
 import { MQTT_GROUPS, runMqtt, type MqttGroup } from './mqtt.ts'
+import { runSoak } from './soak.ts'
+import { runChat } from './chat.ts'
+import { runReconnectStorm } from './reconnect-storm.ts'
+import { benchCommand } from './bench-machine.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -20,10 +40,16 @@ const { values, positionals } = parseArgs({
     profile: { type: 'string', default: 'both' }, rate: { type: 'string', default: '100' }, count: { type: 'string', default: '2000' }, warmup: { type: 'string', default: '200' }, members: { type: 'string', default: '1000000' },
     // mqtt (bench/mqtt.ts)
     peer: { type: 'string' }, only: { type: 'string' }, quick: { type: 'boolean', default: false }, 'cpu-prof': { type: 'boolean', default: false },
-    subscribers: { type: 'string' }, pairs: { type: 'string' }, idle: { type: 'string' }, 'step-ms': { type: 'string' },
+    subscribers: { type: 'string' }, pairs: { type: 'string' }, idle: { type: 'string' }, 'step-ms': { type: 'string' }, 'heap-snapshot': { type: 'boolean', default: false },
+    // soak (bench/soak.ts)
+    minutes: { type: 'string' }, connections: { type: 'string' }, churn: { type: 'string' }, 'sample-s': { type: 'string' },
+    // chat, max-posts, reconnect-storm (bench/chat.ts, bench/reconnect-storm.ts)
+    rates: { type: 'string' }, posters: { type: 'string' }, 'max-deliveries': { type: 'string' }, clients: { type: 'string' }, away: { type: 'string' },
   },
 })
-const scenarios = positionals.length > 0 ? positionals : ['post-latency']
+const scenarios = positionals.length > 0 ? positionals : ['chat', 'max-posts', 'reconnect-storm']
+/** Smaller sizes for the chat scenarios (the default run, or --quick). */
+const quickChat = positionals.length === 0 || values.quick === true
 const profiles = values.profile === 'both' ? (['embedded', 'production'] as const) : [values.profile as 'embedded' | 'production']
 const rate = Number(values.rate)
 const count = Number(values.count)
@@ -64,6 +90,22 @@ for (const scenario of scenarios) {
     await runWeb()
     continue
   }
+  if (scenario === 'soak') {
+    const quick = values.quick === true
+    const num = (flag: string, raw: string | undefined, fallback: number, min: number, max: number): number => {
+      const n = raw === undefined ? fallback : Number(raw)
+      if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${flag} must be a number from ${min} to ${max}`)
+      return n
+    }
+    await runSoak({
+      minutes: num('minutes', values.minutes, quick ? 1 : 10, 0.5, 240),
+      connections: Math.round(num('connections', values.connections, quick ? 500 : 2000, 10, 15_000)),
+      churn: num('churn', values.churn, quick ? 20 : 50, 1, 1000),
+      sampleSeconds: num('sample-s', values['sample-s'], quick ? 5 : 10, 1, 600),
+      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`,
+    })
+    continue
+  }
   if (scenario === 'mqtt') {
     if (values.profile === 'production') throw new Error('mqtt measures the embedded profile\'s broker; the production profile (broker nodes over Redis) is not part of it yet')
     const counts = (flag: string, raw: string | undefined, fallback: number[]): number[] => {
@@ -84,11 +126,42 @@ for (const scenario of scenarios) {
       warmMs: Math.max(200, Math.round(stepMs / 3)),
       measureMs: stepMs,
       cpuProf: values['cpu-prof'] === true,
+      heapSnapshot: values['heap-snapshot'] === true,
       command: `npm run bench -- ${process.argv.slice(2).join(' ')}`,
     })
     continue
   }
-  if (scenario !== 'post-latency') throw new Error(`unknown scenario ${scenario}; known: post-latency, scale, list-chats, search, history, files, mqtt`)
+  if (scenario === 'chat' || scenario === 'max-posts') {
+    const list = (flag: string, raw: string | undefined, fallback: number[], max: number): number[] => {
+      const l = raw === undefined ? fallback : raw.split(',').map(Number)
+      if (l.length === 0 || l.some((n) => !Number.isInteger(n) || n < 1 || n > max)) throw new Error(`--${flag} must be whole numbers from 1 to ${max}, comma-separated`)
+      return l
+    }
+    const chat = scenario === 'chat'
+    const stepMs = list('step-ms', values['step-ms'], [quickChat ? 3000 : 5000], 60_000)[0]!
+    await runChat(scenario, {
+      profiles: [...profiles],
+      rates: list('rates', values.rates, chat ? [100, 1000, 5000] : [500, 1000, 2000, 4000, 8000, 16_000], 100_000),
+      subscribers: list('subscribers', values.subscribers, chat ? [10, 1000] : [10], 5000),
+      posters: list('posters', values.posters, [20], 1000)[0]!,
+      warmMs: Math.round(stepMs / 5),
+      measureMs: stepMs - Math.round(stepMs / 5),
+      maxDeliveries: list('max-deliveries', values['max-deliveries'], [quickChat ? 150_000 : 250_000], 10_000_000)[0]!,
+      stopAtFirstFailure: !chat,
+      retryTailFailures: !chat,
+    }, benchCommand())
+    continue
+  }
+  if (scenario === 'reconnect-storm') {
+    const one = (flag: string, raw: string | undefined, fallback: number, max: number): number => {
+      const n = raw === undefined ? fallback : Number(raw)
+      if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${flag} must be a whole number from 1 to ${max}`)
+      return n
+    }
+    await runReconnectStorm({ profiles: [...profiles], clients: one('clients', values.clients, quickChat ? 1000 : 5000, 50_000), away: one('away', values.away, quickChat ? 200 : 300, 10_000) }, benchCommand())
+    continue
+  }
+  if (scenario !== 'post-latency') throw new Error(`unknown scenario ${scenario}; known: post-latency, chat, max-posts, reconnect-storm, scale, list-chats, search, history, files, web, mqtt, soak`)
   const results: LatencyResult[] = []
   for (const profile of profiles) results.push(await postLatency({ profile, rate, count, warmup }))
   console.log('| profile | posts/s offered | posts | delivered | p50 ms | p99 ms | max ms |')

@@ -42,11 +42,17 @@ export interface ConnectOptions {
   /** Seconds; 0 turns keep-alive off. */
   keepalive: number
   clean: boolean
+  /** Published by the broker when the connection drops without DISCONNECT. */
+  will?: { topic: string; payload: string; qos: 0 | 1; retain: boolean }
 }
 
 export function encodeConnect(o: ConnectOptions): Buffer {
   let flags = o.clean ? 0x02 : 0
   const fields = [utf8Field(o.clientId)]
+  if (o.will !== undefined) {
+    flags |= 0x04 | (o.will.qos << 3) | (o.will.retain ? 0x20 : 0)
+    fields.push(utf8Field(o.will.topic), utf8Field(Buffer.from(o.will.payload, 'utf8')))
+  }
   if (o.username !== undefined) {
     flags |= 0x80
     fields.push(utf8Field(o.username))
@@ -62,6 +68,12 @@ export function encodeConnect(o: ConnectOptions): Buffer {
 export function encodeSubscribe(packetId: number, filters: readonly string[], qos: 0 | 1): Buffer {
   const id = Buffer.from([(packetId >> 8) & 0xff, packetId & 0xff])
   return frame(0x82, Buffer.concat([id, ...filters.flatMap((f) => [utf8Field(f), Buffer.from([qos])])]))
+}
+
+/** One PUBLISH (`packetId` at QoS 1 only). */
+export function encodePublish(topic: string, payload: string, qos: 0 | 1, retain: boolean, packetId = 0): Buffer {
+  const id = qos === 1 ? Buffer.from([(packetId >> 8) & 0xff, packetId & 0xff]) : Buffer.alloc(0)
+  return frame(0x30 | (qos << 1) | (retain ? 1 : 0), Buffer.concat([utf8Field(topic), id, Buffer.from(payload, 'utf8')]))
 }
 
 export function encodePuback(packetId: number): Buffer {

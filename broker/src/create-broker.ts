@@ -12,7 +12,7 @@ import { guardSubscriptionStore } from './persistence-guard.ts'
 import { attachStore, DEFAULT_OFFLINE_BOUNDS, startOfflineSweeper, type OfflineBounds, type OfflineSweeper } from './offline-bounds.ts'
 import { boundedMemoryPersistence } from './offline-memory.ts'
 import { boundedRedisPersistence } from './offline-redis.ts'
-import { createAuthenticate } from './hooks/authenticate.ts'
+import { createAuthenticate, preConnect } from './hooks/authenticate.ts'
 import { disconnectRevoked } from './disconnect-revoked.ts'
 import { authorizeForward } from './hooks/authorize-forward.ts'
 import { createAuthorizePublish } from './hooks/authorize-publish.ts'
@@ -125,6 +125,7 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
       ? clusterOptions({ onError: (err) => deps.log.warn({ err }, 'Redis emitter error'), offline: deps.offline ?? DEFAULT_OFFLINE_BOUNDS, ...deps.cluster })
       : { persistence: boundedPersistence(boundedMemoryPersistence(deps.offline ?? DEFAULT_OFFLINE_BOUNDS)) }),
     maxClientsIdLength: 64,
+    preConnect,
     authenticate: createAuthenticate(deps.tokens, () => instance!, deps.directory.accounts(), onError),
     authorizeForward,
     authorizeSubscribe: createAuthorizeSubscribe(policy, onError),

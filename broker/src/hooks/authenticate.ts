@@ -1,4 +1,4 @@
-import type { Aedes, AuthenticateError, Client } from 'aedes'
+import type { Aedes, AuthenticateError, Client, ConnectPacket } from 'aedes'
 import type { TokenService } from '../../../api/src/auth/tokens.ts'
 import type { ConnectVerdict, DeviceRow } from '../../../api/src/store/accounts.ts'
 import { sessionOf, setSession } from '../sessions.ts'
@@ -26,6 +26,41 @@ const REFUSALS: Record<Exclude<ConnectVerdict, null>, string> = {
 }
 
 /**
+ * The CONNECT packet of every connection stays reachable for as long as the connection
+ * lives (mqtt-packet's parser keeps the last CONNECT as its `settings`), and with it the
+ * password (the access token) and the will's payload, both views of the socket read the
+ * packet arrived in. preConnect gives the will a payload of its own size and remembers the
+ * packet until authenticate has read the password, which is then dropped from it: the read
+ * (token included) is collected instead of staying for the life of the connection. The
+ * session keeps the token once, as a string.
+ */
+const connectPackets = new WeakMap<Client, ConnectPacket>()
+
+/** A copy that owns its memory, when `b` is a view of a larger buffer (otherwise `b`). */
+function ownBytes(b: Buffer): Buffer {
+  if (b.byteLength === b.buffer.byteLength) return b
+  const out = Buffer.allocUnsafeSlow(b.byteLength)
+  b.copy(out)
+  return out
+}
+
+/** The preConnect hook: see connectPackets. Admits every CONNECT (authenticate decides). */
+export function preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
+  const will = packet.will
+  if (will !== undefined && will !== null && Buffer.isBuffer(will.payload)) will.payload = ownBytes(will.payload)
+  connectPackets.set(client, packet)
+  done(null, true)
+}
+
+/** Drops the password from the CONNECT packet once authenticate has it (see connectPackets). */
+function releasePassword(client: Client): void {
+  const packet = connectPackets.get(client)
+  if (packet === undefined) return
+  connectPackets.delete(client)
+  packet.password = undefined
+}
+
+/**
  * CONNECT: username is the Chime username, password the token from login/register. With a
  * registry, the token's sign-in must be live, its user not deleted and the client id not a
  * device the user revoked; the device is then recorded (one indexed write, whose failure is
@@ -33,8 +68,9 @@ const REFUSALS: Record<Exclude<ConnectVerdict, null>, string> = {
  */
 export function createAuthenticate(tokens: TokenService, broker: () => Aedes, registry?: ConnectRegistry, onError: (err: unknown) => void = () => {}) {
   return function authenticate(client: Client, username: Readonly<string> | undefined, password: Readonly<Buffer> | undefined, done: (err: AuthenticateError | null, success: boolean | null) => void): void {
-    if (password === undefined || password.length === 0) return done(refuse('a token is required as the password'), false)
-    const token = password.toString('utf8')
+    const token = password === undefined ? '' : password.toString('utf8')
+    releasePassword(client)
+    if (token.length === 0) return done(refuse('a token is required as the password'), false)
     // [MQTT-3.1.4-2] would let a new connection take over a live one with the same client
     // id; another user's connection is not to be taken over.
     const takenOver = (userId: string): boolean => {
