@@ -163,7 +163,7 @@ t.test('paced steps at QoS 1 and QoS 0 over the same load-generator connections 
       return s.received === 2 * sent.sent && p.unacked === 0 ? [s, p] : undefined
     })
     t.equal(counts.received, 2 * sent.sent, `QoS ${qos}: each publish reaches both subscribers`)
-    t.ok(pubCounts.sentInWindow >= 195 && pubCounts.sentInWindow <= 201, `about 200 sent in the 0.5 s window (${pubCounts.sentInWindow})`)
+    t.ok(pubCounts.sentInWindow >= 190 && pubCounts.sentInWindow <= 210, `about 200 sent in the 0.5 s window, within 5 % on a loaded machine (${pubCounts.sentInWindow})`)
     t.equal(counts.ofWindowSends, 2 * pubCounts.sentInWindow, 'the messages sent in the window are told apart by their stamps')
     t.ok(counts.inWindow > 0 && counts.inWindow < counts.received, 'the warm-up is not in the measured window')
     const h = new LatencyHistogram()
