@@ -1,7 +1,11 @@
 // Uploading a file as docs/protocol.md ("Files") describes: UPLOAD_FILE for links, the bytes
 // PUT straight to object storage (in parts for large files, a few at once), COMPLETE_UPLOAD.
 // A part that fails is sent again; after a dropped connection, `resumeFileId` asks which
-// parts are still missing and sends only those.
+// parts are still missing and sends only those. The SHA-256 the upload announces comes from
+// crypto.subtle where there is one; browsers have it only in secure contexts (https or
+// localhost), so a page opened over plain http from a LAN address hashes with a small JS
+// SHA-256 instead, a chunk at a time (a Blob is read a chunk at a time too), loaded only
+// then (a bundler makes it a chunk of its own, outside the first load).
 import { ChatError } from './errors.ts'
 import type { ChimeHttp } from './http.ts'
 import type { CompleteUploadResponseData, FileJson, UploadFileResponseData, UploadPartJson } from './protocol.ts'
@@ -23,16 +27,46 @@ export interface UploadOptions {
   resumeFileId?: string
 }
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('')
+/** Bytes hashed (and read from a Blob) at a time when crypto.subtle is missing. */
+export const HASH_CHUNK_BYTES = 4 * 1024 * 1024
+
+function hex(digest: Uint8Array): string {
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
 }
 
-async function put(http: ChimeHttp, url: string, body: Uint8Array, attempts: number): Promise<void> {
+function subtle(): SubtleCrypto | null {
+  return (globalThis.crypto as Crypto | undefined)?.subtle ?? null
+}
+
+/**
+ * The hex SHA-256 of the bytes with the JS implementation, fed `chunkBytes` at a time (a Blob
+ * is read slice by slice, never whole); the event loop gets a turn between chunks.
+ */
+export async function sha256HexIncremental(source: Uint8Array | Blob, chunkBytes = HASH_CHUNK_BYTES): Promise<string> {
+  const { sha256 } = await import('@noble/hashes/sha2')
+  const h = sha256.create()
+  const size = source instanceof Uint8Array ? source.length : source.size
+  for (let at = 0; at < size; at += chunkBytes) {
+    const end = Math.min(size, at + chunkBytes)
+    h.update(source instanceof Uint8Array ? source.subarray(at, end) : new Uint8Array(await source.slice(at, end).arrayBuffer()))
+    if (end < size) await new Promise<void>((resolve) => setTimeout(resolve, 0))
+  }
+  return hex(h.digest())
+}
+
+/** The hex SHA-256 of the bytes: crypto.subtle where there is one, the JS fallback otherwise. */
+export async function sha256Hex(source: Uint8Array | Blob): Promise<string> {
+  const s = subtle()
+  if (s === null) return sha256HexIncremental(source)
+  const bytes = source instanceof Uint8Array ? source : new Uint8Array(await source.arrayBuffer())
+  return hex(new Uint8Array(await s.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)))
+}
+
+async function put(http: ChimeHttp, url: string, body: Uint8Array | Blob, attempts: number): Promise<void> {
   let last: unknown
   for (let i = 0; i < attempts; i++) {
     try {
-      const res = await fetch(http.resolve(url), { method: 'PUT', body: body as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'application/octet-stream' } })
+      const res = await fetch(http.resolve(url), { method: 'PUT', body: body as Uint8Array<ArrayBuffer> | Blob, headers: { 'content-type': 'application/octet-stream' } })
       if (res.ok) {
         await res.arrayBuffer()
         return
@@ -49,13 +83,17 @@ async function put(http: ChimeHttp, url: string, body: Uint8Array, attempts: num
   throw last instanceof ChatError ? last : new ChatError('UNAVAILABLE', `the upload did not go through: ${String(last)}`)
 }
 
-/** Uploads bytes for a channel or chat and completes the upload; answers the ready file. */
-export async function uploadFile(http: ChimeHttp, channelId: string, bytes: Uint8Array, name: string, opts: UploadOptions = {}): Promise<FileJson> {
+/**
+ * Uploads bytes for a channel or chat and completes the upload; answers the ready file. A
+ * Blob (a browser's File) is read a part at a time as it is sent.
+ */
+export async function uploadFile(http: ChimeHttp, channelId: string, bytes: Uint8Array | Blob, name: string, opts: UploadOptions = {}): Promise<FileJson> {
   const attempts = opts.attempts ?? 3
+  const size = bytes instanceof Uint8Array ? bytes.length : bytes.size
   const links = opts.resumeFileId !== undefined
     ? await http.request<UploadFileResponseData>('UPLOAD_FILE', { file_id: opts.resumeFileId })
-    : await http.request<UploadFileResponseData>('UPLOAD_FILE', { channel_id: channelId, name, size: bytes.length, sha256: await sha256Hex(bytes), mime_type: opts.mimeType ?? 'application/octet-stream' })
-  const total = bytes.length
+    : await http.request<UploadFileResponseData>('UPLOAD_FILE', { channel_id: channelId, name, size, sha256: await sha256Hex(bytes), mime_type: opts.mimeType ?? 'application/octet-stream' })
+  const total = size
   let sent = 0
   const progress = (n: number): void => {
     sent += n
@@ -63,7 +101,7 @@ export async function uploadFile(http: ChimeHttp, channelId: string, bytes: Uint
   }
   if (links.upload_url !== null) {
     await put(http, links.upload_url, bytes, attempts)
-    progress(bytes.length)
+    progress(size)
   } else {
     const partSize = links.part_size!
     progress(total - (links.parts ?? []).reduce((n, p) => n + p.size, 0))
@@ -71,7 +109,7 @@ export async function uploadFile(http: ChimeHttp, channelId: string, bytes: Uint
     const worker = async (): Promise<void> => {
       for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
         const from = (p.part_number - 1) * partSize
-        await put(http, p.upload_url, bytes.subarray(from, from + p.size), attempts)
+        await put(http, p.upload_url, bytes instanceof Uint8Array ? bytes.subarray(from, from + p.size) : bytes.slice(from, from + p.size), attempts)
         progress(p.size)
       }
     }

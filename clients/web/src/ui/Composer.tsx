@@ -113,8 +113,8 @@ export function Composer({ model, channelId, serverId, label, replyTo, editing, 
       const preview = file.type.startsWith('image/') ? URL.createObjectURL(file) : null
       setUploads((u) => [...u, { id, name: file.name, size: file.size, sent: 0, preview }])
       try {
-        const bytes = new Uint8Array(await file.arrayBuffer())
-        const done = await uploadFile(model.http, channelId, bytes, file.name, {
+        // The File itself: read a part at a time as it is hashed (without crypto.subtle) and sent.
+        const done = await uploadFile(model.http, channelId, file, file.name, {
           ...(file.type !== '' ? { mimeType: file.type } : {}),
           onProgress: (p) => setUploads((u) => u.map((x) => (x.id === id ? { ...x, sent: p.sent } : x))),
         })
