@@ -60,3 +60,38 @@ t.test('older pages and deleted originals', async (t) => {
   t.equal(deleted.content, null, 'a deleted message keeps its place without its content')
   t.same(tl.get('1004')!.reply_to, { message_id: '1003', user_id: OTHER, content: null, kind: 'text', timestamp: '', original: 'deleted' }, "its quotes no longer show the original's content")
 })
+
+t.test('a window around a message, newer pages down to the live end', async (t) => {
+  const tl = new Timeline(C, ME)
+  // Opened at seq 20: LIST_MESSAGES before 41 (bound) read when the channel was at 100.
+  tl.setWindow({ messages: [msg(15, 'fifteen'), msg(20, 'twenty'), msg(40, 'forty')], has_more: true, last_seq: '100' }, 41)
+  t.ok(tl.detached, 'detached from the live end')
+  t.equal(tl.readSeq, 40, 'read only as far as shown')
+  t.equal(tl.apply(delta(101, 'message', { content: 'past the window' })), false, 'a new message past the window waits for a newer page')
+  t.ok(tl.apply(delta(102, 'reaction_added', { target_id: '1020', meta: { emoji: '👍' } })), 'an update of a shown message applies')
+  tl.confirm(delta(103, 'message', { user_id: ME, content: 'mine' }))
+  t.same(tl.messages.map((m) => m.seq), [15, 20, 40], 'nor is a confirmed post added below the gap')
+
+  // A newer page (before 141) read at 102: it has 101 but not the reaction 103 that came since.
+  t.ok(tl.apply(delta(104, 'reaction_added', { target_id: '1060', meta: { emoji: '🎉' } })) === false, 'an update of a message not loaded yet')
+  tl.addNewerPage({ messages: [msg(40, 'forty'), msg(60, 'sixty'), { ...msg(101, 'past the window') }], has_more: true, last_seq: '103' }, 141)
+  t.notOk(tl.detached, 'the page reached the live end (141 > 103)')
+  t.same(tl.messages.map((m) => m.seq), [15, 20, 40, 60, 101], 'in order, each once')
+  t.same(tl.get('1060')!.reactions, [{ emoji: '🎉', count: 1, me: false }], 'a delta that came after the page was read is applied to it')
+  t.same(tl.get('1020')!.reactions, [{ emoji: '👍', count: 1, me: false }], 'and none twice')
+  t.ok(tl.apply(delta(105, 'message', { content: 'live' })), 'live again: new messages go at the end')
+  t.equal(tl.messages.at(-1)!.content, 'live')
+  t.equal(tl.readSeq, 105)
+})
+
+t.test('a newer page still short of the live end keeps the timeline detached', async (t) => {
+  const tl = new Timeline(C, ME)
+  tl.setWindow({ messages: [msg(1, 'one')], has_more: false, last_seq: '500' }, 22)
+  tl.addNewerPage({ messages: [msg(50, 'fifty')], has_more: true, last_seq: '500' }, 122)
+  t.ok(tl.detached)
+  t.equal(tl.newerBound, 122)
+  t.equal(tl.apply(delta(501, 'edit', { target_id: '1050', content: 'fifty, edited' })), true)
+  tl.addNewerPage({ messages: [msg(50, 'fifty (as read)'), msg(130, 'one thirty')], has_more: true, last_seq: '500' }, 222)
+  t.equal(tl.get('1050')!.content, 'fifty, edited', 'a message already shown stays as the deltas made it')
+  t.same(tl.messages.map((m) => m.seq), [1, 50, 130])
+})

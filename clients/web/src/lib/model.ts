@@ -70,6 +70,7 @@ export class AppModel {
   private noticeSeq = 0
   private refreshTimer: ReturnType<typeof setTimeout> | undefined
   private tokenTimer: ReturnType<typeof setInterval> | undefined
+  private focusWanted: { channelId: string; messageId: string } | null = null
 
   /**
    * Opens the app for a signed-in user: the chat list and the servers are fetched while the
@@ -152,6 +153,23 @@ export class AppModel {
 
   notify(text: string, kind: Notice['kind'] = 'info'): void {
     this.state.set({ notice: { id: ++this.noticeSeq, text, kind } })
+  }
+
+  /**
+   * Asks for a channel to be shown at a message (a search hit, a quoted original): the chat
+   * view showing that channel takes it at once, otherwise the one opened next (navigate there).
+   */
+  focusMessage(channelId: string, messageId: string): void {
+    this.focusWanted = { channelId, messageId }
+    window.dispatchEvent(new CustomEvent('chime:focus', { detail: channelId }))
+  }
+
+  /** The message a chat view of this channel should open at, once (null: the newest). */
+  takeFocus(channelId: string): string | null {
+    const f = this.focusWanted
+    if (f === null || f.channelId !== channelId) return null
+    this.focusWanted = null
+    return f.messageId
   }
 
   // ---- the chat list and servers

@@ -1,7 +1,12 @@
 // One channel's messages as the chat view shows them: the pages LIST_MESSAGES answered
 // (older ones added at the top), then every delta after the page's last_seq applied in seq
 // order. Each change replaces the message object it touches, so views can compare by
-// reference. No DOM here: the same code runs in tests.
+// reference. A view opened at a message (a search hit) starts from a window of pages around
+// it instead and is "detached" until newer pages reach the channel's live end: meanwhile new
+// messages beyond the window are left to those pages. Each message remembers the seq its
+// state is as of, so a delta a page already covers is never applied twice, and the latest
+// deltas are kept a while so a page read just before one is brought up to date.
+// No DOM here: the same code runs in tests.
 import type { AttachmentJson, DeltaJson, MessageJson, MessageKind, QuotedMessageJson } from '../../../sdk/src/index.ts'
 
 export interface Reaction {
@@ -24,6 +29,17 @@ export interface Msg {
   pinned: boolean
   reactions: Reaction[]
   client_msg_id?: string
+  /** The channel seq this message's state reflects (its page's last_seq, or its latest delta). */
+  asOf?: number
+}
+
+/** Deltas kept to bring pages read just before them up to date. */
+const RECENT_DELTAS = 500
+
+export interface MessagePage {
+  messages: MessageJson[]
+  has_more: boolean
+  last_seq?: string
 }
 
 export function fromMessageJson(m: MessageJson): Msg {
@@ -67,25 +83,69 @@ export class Timeline {
   /** The last seq whose delta is reflected (a page's last_seq, then each applied delta). */
   appliedSeq = 0
   hasMore = false
+  /**
+   * Detached from the live end: every message with a seq below this is loaded, newer ones
+   * come with newer pages (addNewerPage). Null when the newest are loaded and deltas add new
+   * messages at the end.
+   */
+  newerBound: number | null = null
   private readonly index = new Map<string, Msg>()
+  private recent: DeltaJson[] = []
 
   constructor(readonly channelId: string, readonly me: string) {}
 
+  get detached(): boolean {
+    return this.newerBound !== null
+  }
+
   /** The newest page: what the view starts from. */
   setLatestPage(page: { messages: MessageJson[]; has_more: boolean; last_seq: string }): void {
-    this.messages = page.messages.map(fromMessageJson)
+    this.setWindow(page, null)
+  }
+
+  /**
+   * A page around a message (LIST_MESSAGES before `bound`): the view starts there. Messages
+   * with a seq from `bound` on come with newer pages; when `bound` is past the page's last_seq
+   * the page already holds the newest and the timeline is live.
+   */
+  setWindow(page: { messages: MessageJson[]; has_more: boolean; last_seq: string }, bound: number | null): void {
+    const asOf = Number(page.last_seq)
+    this.messages = page.messages.map((m) => ({ ...fromMessageJson(m), asOf }))
     this.index.clear()
     for (const m of this.messages) this.index.set(m.message_id, m)
     this.hasMore = page.has_more
-    this.appliedSeq = Number(page.last_seq)
+    this.appliedSeq = Math.max(this.appliedSeq, asOf)
+    this.newerBound = bound !== null && bound <= asOf ? bound : null
+    this.catchUp(asOf)
   }
 
   /** An older page, put above what is shown (messages already shown are kept as they are). */
-  addOlderPage(page: { messages: MessageJson[]; has_more: boolean }): void {
-    const older = page.messages.map(fromMessageJson).filter((m) => !this.index.has(m.message_id))
+  addOlderPage(page: MessagePage): void {
+    const asOf = page.last_seq === undefined ? undefined : Number(page.last_seq)
+    const older = page.messages.map((m) => ({ ...fromMessageJson(m), ...(asOf !== undefined ? { asOf } : {}) })).filter((m) => !this.index.has(m.message_id))
     for (const m of older) this.index.set(m.message_id, m)
     this.messages = [...older, ...this.messages]
     this.hasMore = page.has_more
+    if (asOf !== undefined) this.catchUp(asOf)
+  }
+
+  /**
+   * A newer page of a detached timeline: LIST_MESSAGES before `bound`, which holds every
+   * message below `bound` not shown yet. Past the page's last_seq the timeline is live again.
+   */
+  addNewerPage(page: MessagePage & { last_seq: string }, bound: number): void {
+    if (this.newerBound === null) return
+    const asOf = Number(page.last_seq)
+    const newer = page.messages.map((m) => ({ ...fromMessageJson(m), asOf })).filter((m) => !this.index.has(m.message_id))
+    for (const m of newer) this.index.set(m.message_id, m)
+    this.messages = [...this.messages, ...newer].sort((a, b) => a.seq - b.seq)
+    this.newerBound = bound <= asOf ? Math.max(bound, this.newerBound) : null
+    this.catchUp(asOf)
+  }
+
+  /** Deltas that came after a page was read, applied to what it added (those before are in it). */
+  private catchUp(asOf: number): void {
+    for (const d of this.recent) if (Number(d.seq) > asOf) this.applyOne(d)
   }
 
   get oldestSeq(): number | null {
@@ -110,21 +170,36 @@ export class Timeline {
     const seq = Number(d.seq)
     if (d.channel_id !== this.channelId || seq <= this.appliedSeq) return false
     this.appliedSeq = seq
+    this.recent.push(d)
+    if (this.recent.length > RECENT_DELTAS) this.recent = this.recent.slice(-RECENT_DELTAS / 2)
+    return this.applyOne(d)
+  }
+
+  /** The messages up to which the reader has seen the channel (for the read marker). */
+  get readSeq(): number {
+    return this.newerBound === null ? this.appliedSeq : Math.min(this.appliedSeq, this.newerBound - 1)
+  }
+
+  private applyOne(d: DeltaJson): boolean {
+    const seq = Number(d.seq)
     if (d.type === 'message') {
-      this.upsert(fromMessageDelta(d))
+      // Detached: a message past the window comes with a newer page (as it is by then).
+      if (this.newerBound !== null && seq >= this.newerBound) return false
+      if (this.index.has(d.delta_id)) return false
+      this.upsert({ ...fromMessageDelta(d), asOf: seq })
       return true
     }
     const target = d.target_id === undefined ? undefined : this.index.get(d.target_id)
-    if (target === undefined) return false
+    if (target === undefined || seq <= (target.asOf ?? 0)) return false
     switch (d.type) {
       case 'edit':
-        return this.replace(target, { content: d.content, edited: true })
+        return this.replace(target, { content: d.content, edited: true, asOf: seq })
       case 'delete':
       case 'expired':
-        return this.replace(target, { content: null, deleted: true, attachments: [], reactions: [], pinned: false })
+        return this.replace(target, { content: null, deleted: true, attachments: [], reactions: [], pinned: false, asOf: seq })
       case 'pinned':
       case 'unpinned':
-        return this.replace(target, { pinned: d.type === 'pinned' })
+        return this.replace(target, { pinned: d.type === 'pinned', asOf: seq })
       case 'reaction_added':
       case 'reaction_removed': {
         const emoji = d.meta?.emoji
@@ -138,7 +213,7 @@ export class Timeline {
           reactions = target.reactions
             .map((r) => (r.emoji !== emoji ? r : { emoji, count: r.count + (adding ? 1 : -1), me: mine ? adding : r.me }))
             .filter((r) => r.count > 0)
-        return this.replace(target, { reactions })
+        return this.replace(target, { reactions, asOf: seq })
       }
       default:
         return false
@@ -150,7 +225,7 @@ export class Timeline {
    * at once (the delta, when it comes, finds it there).
    */
   confirm(d: DeltaJson): void {
-    if (d.channel_id === this.channelId && d.type === 'message' && !this.index.has(d.delta_id) && Number(d.seq) > (this.oldestSeq ?? 0)) this.upsert(fromMessageDelta(d))
+    if (d.channel_id === this.channelId && d.type === 'message' && this.newerBound === null && !this.index.has(d.delta_id) && Number(d.seq) > (this.oldestSeq ?? 0)) this.upsert(fromMessageDelta(d))
   }
 
   private upsert(m: Msg): void {

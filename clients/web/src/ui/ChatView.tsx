@@ -1,12 +1,15 @@
 // A channel or chat: the newest page of messages (LIST_MESSAGES), older pages as the reader
 // scrolls up, and from the page's last_seq on every delta in order (the client follows the
-// channel). Posts show at once from the outbox and are replaced by their delta.
+// channel). Posts show at once from the outbox and are replaced by their delta. Opened at a
+// message (a search hit), it shows the page around it, highlighted and focused, and loads
+// older pages on scrolling up and newer ones on scrolling down until the live end.
 import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks'
-import type { ChatJson, DeltaJson, ListMessagesResponseData, OutboxItem } from '../../../sdk/src/index.ts'
+import type { ChatJson, DeltaJson, ListMessagesResponseData, MessageJson, OutboxItem } from '../../../sdk/src/index.ts'
 import { describe, type AppModel } from '../lib/model.ts'
 import { Timeline, type Msg } from '../lib/timeline.ts'
 import { useStore } from '../lib/store.ts'
 import { navigate } from '../lib/router.ts'
+import { formatTime } from '../lib/format.ts'
 import { MessageView, PendingView, type MessageActions } from './Message.tsx'
 import { VirtualList } from './VirtualList.tsx'
 import { Composer } from './Composer.tsx'
@@ -15,6 +18,12 @@ import { Icon } from './icons.tsx'
 import { presenceWord, usePresence } from './Presence.tsx'
 
 const PAGE = 50
+/** Seqs after the message a view opens at that its first page covers (the rest of PAGE is before it). */
+const AFTER = 20
+/** Seqs each newer page covers (LIST_MESSAGES before_seq + NEWER, limit NEWER). */
+const NEWER = 100
+/** How long the message a view opened at stays highlighted. */
+const HIGHLIGHT_MS = 4000
 const NO_ONE: string[] = []
 
 type ListPage = ListMessagesResponseData
@@ -35,7 +44,10 @@ export function ChatView({ model, channelId, serverId, open }: { model: AppModel
   const [jump, setJump] = useState<{ key: string } | null>(null)
   const [highlight, setHighlight] = useState<string | null>(null)
   const [chatInfo, setChatInfo] = useState<ChatInfo | null>(null)
+  const [focusRequest, setFocusRequest] = useState(0)
+  const [announce, setAnnounce] = useState('')
   const loadingOlder = useRef(false)
+  const loadingNewer = useRef(false)
   const readTimer = useRef<ReturnType<typeof setTimeout> | null>(null)
 
   const outbox = useStore(model.state, (s) => s.outbox)
@@ -50,7 +62,7 @@ export function ChatView({ model, channelId, serverId, open }: { model: AppModel
     if (readTimer.current !== null) return
     readTimer.current = setTimeout(() => {
       readTimer.current = null
-      if (document.visibilityState === 'visible' && timeline.appliedSeq > 0) void model.markRead(channelId, timeline.appliedSeq)
+      if (document.visibilityState === 'visible' && timeline.readSeq > 0) void model.markRead(channelId, timeline.readSeq)
     }, 300)
   }
 
@@ -58,7 +70,11 @@ export function ChatView({ model, channelId, serverId, open }: { model: AppModel
   useLayoutEffect(() => {
     let buffered: DeltaJson[] | null = []
     let live = true
+    let focusId = model.takeFocus(channelId)
     setPhase('loading')
+    setJump(null)
+    setHighlight(null)
+    loadingNewer.current = false
     const offDelta = model.client.on('delta', (d) => {
       if (d.channel_id !== channelId) return
       if (buffered !== null) buffered.push(d)
@@ -79,16 +95,43 @@ export function ChatView({ model, channelId, serverId, open }: { model: AppModel
     const onRestored = (e: Event): void => {
       if ((e as CustomEvent<string>).detail === channelId) setReload((n) => n + 1)
     }
+    const onFocus = (e: Event): void => {
+      if ((e as CustomEvent<string>).detail === channelId) setFocusRequest((n) => n + 1)
+    }
     document.addEventListener('visibilitychange', onVisible)
     window.addEventListener('chime:restored', onRestored)
+    window.addEventListener('chime:focus', onFocus)
+    /** The page around the message asked for (bound: the seq newer pages start from), or the newest. */
+    const firstPage = async (): Promise<{ page: ListPage; bound: number | null; at?: MessageJson }> => {
+      if (focusId !== null) {
+        try {
+          const { message } = await model.http.request<{ message: MessageJson }>('GET_MESSAGE', { message_id: focusId })
+          const bound = Number(message.seq) + 1 + AFTER
+          return { page: await model.http.request<ListPage>('LIST_MESSAGES', { channel_id: channelId, before_seq: String(bound), limit: PAGE }), bound, at: message }
+        } catch (err) {
+          if (live) model.notify(`That message cannot be shown: ${describe(err)}`, 'error')
+          focusId = null
+        }
+      }
+      return { page: await model.http.request<ListPage>('LIST_MESSAGES', { channel_id: channelId, limit: PAGE }), bound: null }
+    }
     void (async () => {
       try {
-        const page = await model.http.request<ListPage>('LIST_MESSAGES', { channel_id: channelId, limit: PAGE })
+        const { page, bound, at } = await firstPage()
         if (!live) return
-        timeline.setLatestPage(page)
+        timeline.setWindow(page, bound)
         for (const d of buffered ?? []) timeline.apply(d)
         buffered = null
         setPhase('ready')
+        if (focusId !== null && timeline.get(focusId) !== undefined) {
+          const id = focusId
+          setJump({ key: `m:${id}` })
+          setHighlight(id)
+          if (at !== undefined) setAnnounce(`Showing the message from ${model.nameOf(at.user_id)}, ${formatTime(at.timestamp)}`)
+          setTimeout(() => {
+            if (live) setHighlight((h) => (h === id ? null : h))
+          }, HIGHLIGHT_MS)
+        }
         bump()
         markReadSoon()
         // A channel the list does not follow (beyond its first page) is followed from the page on.
@@ -110,14 +153,15 @@ export function ChatView({ model, channelId, serverId, open }: { model: AppModel
       offSent()
       document.removeEventListener('visibilitychange', onVisible)
       window.removeEventListener('chime:restored', onRestored)
+      window.removeEventListener('chime:focus', onFocus)
       // Leaving right after messages came: what was shown counts as read.
       if (readTimer.current !== null) {
         clearTimeout(readTimer.current)
         readTimer.current = null
-        if (document.visibilityState === 'visible' && timeline.appliedSeq > 0) void model.markRead(channelId, timeline.appliedSeq)
+        if (document.visibilityState === 'visible' && timeline.readSeq > 0) void model.markRead(channelId, timeline.readSeq)
       }
     }
-  }, [channelId, reload])
+  }, [channelId, reload, focusRequest])
 
   const loadOlder = (): void => {
     const oldest = timeline.oldestSeq
@@ -136,6 +180,30 @@ export function ChatView({ model, channelId, serverId, open }: { model: AppModel
     )
   }
 
+  /** A newer page while the view is detached from the live end (opened at an older message). */
+  const loadNewer = (): void => {
+    const bound = timeline.newerBound
+    if (loadingNewer.current || bound === null || phase !== 'ready') return
+    loadingNewer.current = true
+    const next = bound + NEWER
+    model.http.request<ListPage>('LIST_MESSAGES', { channel_id: channelId, before_seq: String(next), limit: NEWER }).then(
+      (page) => {
+        loadingNewer.current = false
+        if (timeline.newerBound !== bound) return
+        timeline.addNewerPage(page, next)
+        bump()
+        markReadSoon()
+      },
+      (err: unknown) => {
+        loadingNewer.current = false
+        model.notify(`Could not load newer messages: ${describe(err)}`, 'error')
+      },
+    )
+  }
+
+  /** Back to the newest messages (and following the channel live). */
+  const toLatest = (): void => setReload((n) => n + 1)
+
   const actions = useMemo<MessageActions>(() => ({
     reply: (m) => { setEditing(null); setReplyTo(m) },
     edit: (m) => { setReplyTo(null); setEditing(m) },
@@ -148,7 +216,7 @@ export function ChatView({ model, channelId, serverId, open }: { model: AppModel
     },
     jump: (messageId) => {
       if (timeline.get(messageId) === undefined) {
-        model.notify('That message is further up: scroll up to load it.')
+        model.focusMessage(channelId, messageId)
         return
       }
       setJump({ key: `m:${messageId}` })
@@ -201,6 +269,8 @@ export function ChatView({ model, channelId, serverId, open }: { model: AppModel
           keyOf={(r) => (r.kind === 'msg' ? `m:${r.m.message_id}` : `p:${r.item.client_msg_id}`)}
           label={`Messages in ${title}`}
           onNearTop={loadOlder}
+          onNearBottom={loadNewer}
+          follow={!timeline.detached}
           bottomSignal={bottomSignal}
           jumpTo={jump}
           render={(r) => (r.kind === 'msg'
@@ -208,10 +278,12 @@ export function ChatView({ model, channelId, serverId, open }: { model: AppModel
             : <PendingView model={model} item={r.item} />)}
         />
       )}
+      {phase === 'ready' && timeline.detached && <button type="button" class="to-latest" onClick={toLatest}>Jump to the newest messages</button>}
+      <p class="sr-only" role="status">{announce}</p>
       <p class="typing" aria-live="polite">{typingNames.length === 0 ? '' : typingNames.length === 1 ? `${typingNames[0]} is typing…` : `${typingNames.join(', ')} are typing…`}</p>
       {closed ? <p class="closed">This conversation is closed; its history stays readable.</p> : (
         <Composer model={model} channelId={channelId} serverId={serverId} label={`Message ${title}`} replyTo={replyTo} editing={editing}
-          onDone={() => { setReplyTo(null); setEditing(null) }} onSent={() => setBottomSignal((n) => n + 1)} onEdit={(m) => setEditing(m)}
+          onDone={() => { setReplyTo(null); setEditing(null) }} onSent={() => (timeline.detached ? toLatest() : setBottomSignal((n) => n + 1))} onEdit={(m) => setEditing(m)}
           lastOwn={() => [...timeline.messages].reverse().find((m) => m.user_id === model.me.user_id && !m.deleted && m.kind === 'text') ?? null}
           disabled={phase !== 'ready'} />
       )}

@@ -2,7 +2,9 @@
 // 10,000 messages or more). Heights are measured once rendered and estimated before; the
 // space of items not rendered is two spacers. The list keeps what the reader looks at in
 // place when items are added above (older pages) or change height (a picture loads), and
-// follows new items while the reader is at the bottom.
+// follows new items while the reader is at the bottom (unless told not to: a window of
+// history that newer pages extend). A jump brings an item into view, keeps it there while
+// the items around it are measured, then gives it the focus.
 import type { ComponentChild } from 'preact'
 import { useLayoutEffect, useRef, useState } from 'preact/hooks'
 
@@ -17,12 +19,19 @@ export interface VirtualListProps<T> {
   onNearTop?: () => void
   /** A new value scrolls to the bottom (after the user sent something). */
   bottomSignal?: number
-  /** Scroll this item into view (a new object each time). */
+  /** Called when the reader comes near the bottom (load newer items). */
+  onNearBottom?: () => void
+  /** Whether the list sticks to its end while the reader is there (default true). */
+  follow?: boolean
+  /** Scroll this item into view and focus it (a new object each time). */
   jumpTo?: { key: string } | null
 }
 
 const OVERSCAN_PX = 800
 const NEAR_TOP_PX = 600
+const NEAR_BOTTOM_PX = 600
+/** Renders a jump may take to settle (heights measured around its item) before it gives up. */
+const JUMP_TRIES = 12
 const BOTTOM_SLACK_PX = 24
 
 /** The first index whose offset is >= value. */
@@ -37,14 +46,19 @@ function lowerBound(offsets: Float64Array, value: number): number {
   return lo
 }
 
-export function VirtualList<T>({ items, keyOf, render, label, estimate = 64, onNearTop, bottomSignal, jumpTo }: VirtualListProps<T>) {
+export function VirtualList<T>({ items, keyOf, render, label, estimate = 64, onNearTop, onNearBottom, follow = true, bottomSignal, jumpTo }: VirtualListProps<T>) {
   const scroller = useRef<HTMLDivElement>(null)
   const heights = useRef(new Map<string, number>())
-  const view = useRef({ top: 0, height: 0, atBottom: true, anchor: null as { key: string; delta: number } | null })
+  const view = useRef({
+    top: 0, height: 0, atBottom: jumpTo == null, anchor: null as { key: string; delta: number } | null,
+    jump: jumpTo == null ? null : { key: jumpTo.key, tries: 0 } as { key: string; tries: number } | null,
+  })
   const [, setTick] = useState(0)
   const rerender = (): void => setTick((n) => n + 1)
   const observer = useRef<ResizeObserver | null>(null)
   const frame = useRef<number | null>(null)
+  /** The item jumped to last: focusable by script (it gets the focus once in view). */
+  const focusKey = useRef<string | null>(jumpTo?.key ?? null)
 
   const n = items.length
   const keys = items.map(keyOf)
@@ -52,9 +66,10 @@ export function VirtualList<T>({ items, keyOf, render, label, estimate = 64, onN
   for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + (heights.current.get(keys[i]!) ?? estimate)
   const total = offsets[n]!
   const { height } = view.current
+  const sticky = follow && view.current.atBottom
   // Following the bottom: the window is the end of the list (so the first render of a long
   // channel already shows its newest items).
-  const top = view.current.atBottom ? Math.max(0, total - (height || 1000)) : view.current.top
+  const top = sticky ? Math.max(0, total - (height || 1000)) : view.current.top
   const start = Math.max(0, lowerBound(offsets, top - OVERSCAN_PX) - 1)
   const end = Math.min(n, lowerBound(offsets, top + (height || 1000) + OVERSCAN_PX) + 1)
 
@@ -107,7 +122,23 @@ export function VirtualList<T>({ items, keyOf, render, label, estimate = 64, onN
       return
     }
     const v = view.current
-    if (v.atBottom) {
+    if (v.jump !== null) {
+      // The item a third of the way down, again after each measuring, until it stays there.
+      const at = offsetOf(v.jump.key)
+      if (at === null || ++v.jump.tries > JUMP_TRIES) v.jump = null
+      else {
+        const want = Math.max(0, Math.min(at - el.clientHeight / 3, el.scrollHeight - el.clientHeight))
+        const target = Array.from(el.querySelectorAll<HTMLElement>(':scope > [data-vkey]')).find((c) => c.dataset['vkey'] === v.jump!.key)
+        if (Math.abs(el.scrollTop - want) > 1 || target === undefined) {
+          el.scrollTop = want
+          note(el)
+          rerender()
+          return
+        }
+        v.jump = null
+        target.focus({ preventScroll: true })
+      }
+    } else if (sticky) {
       if (Math.abs(el.scrollTop - (el.scrollHeight - el.clientHeight)) > 1) el.scrollTop = el.scrollHeight
     } else if (v.anchor !== null) {
       const at = offsetOf(v.anchor.key)
@@ -117,7 +148,10 @@ export function VirtualList<T>({ items, keyOf, render, label, estimate = 64, onN
     note(el)
     // Moving the scroll may bring other items into the window.
     if (Math.abs(before.top - v.top) > 1 || before.height !== v.height) rerender()
-    else if (v.top < NEAR_TOP_PX && el.scrollHeight > el.clientHeight) onNearTop?.()
+    else {
+      if (v.top < NEAR_TOP_PX && el.scrollHeight > el.clientHeight) onNearTop?.()
+      if (el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX) onNearBottom?.()
+    }
   })
 
   useLayoutEffect(() => () => observer.current?.disconnect(), [])
@@ -130,11 +164,10 @@ export function VirtualList<T>({ items, keyOf, render, label, estimate = 64, onN
 
   useLayoutEffect(() => {
     if (jumpTo === null || jumpTo === undefined) return
-    const at = offsetOf(jumpTo.key)
-    const el = scroller.current
-    if (at === null || el === null) return
-    el.scrollTop = Math.max(0, at - el.clientHeight / 3)
-    note(el)
+    if (offsetOf(jumpTo.key) === null) return
+    view.current.jump = { key: jumpTo.key, tries: 0 }
+    focusKey.current = jumpTo.key
+    view.current.atBottom = false
     rerender()
   }, [jumpTo])
 
@@ -147,6 +180,8 @@ export function VirtualList<T>({ items, keyOf, render, label, estimate = 64, onN
       frame.current = null
       rerender()
       if (view.current.top < NEAR_TOP_PX) onNearTop?.()
+      const el2 = scroller.current
+      if (el2 !== null && el2.scrollHeight - el2.scrollTop - el2.clientHeight < NEAR_BOTTOM_PX) onNearBottom?.()
     })
   }
 
@@ -154,7 +189,7 @@ export function VirtualList<T>({ items, keyOf, render, label, estimate = 64, onN
     <div ref={scroller} class="vlist" role="log" aria-label={label} tabIndex={0} onScroll={onScroll}>
       <div class="vspacer" style={{ height: `${offsets[start]}px` }} aria-hidden="true" />
       {items.slice(start, end).map((item, i) => (
-        <div key={keys[start + i]} data-vkey={keys[start + i]} class="vitem">{render(item)}</div>
+        <div key={keys[start + i]} data-vkey={keys[start + i]} class="vitem" tabIndex={focusKey.current === keys[start + i] ? -1 : undefined}>{render(item)}</div>
       ))}
       <div class="vspacer" style={{ height: `${total - offsets[end]!}px` }} aria-hidden="true" />
     </div>

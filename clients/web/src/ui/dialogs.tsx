@@ -581,7 +581,7 @@ function Search({ model, close, channelId }: Props & { channelId?: string }) {
           <ul class="results">
             {results.map((r) => (
               <li key={r.message_id}>
-                <a href={channelPath(r.channel_id, r.server_id ?? null)} onClick={(e) => { e.preventDefault(); close(); navigate(channelPath(r.channel_id, r.server_id ?? null)) }}>
+                <a href={channelPath(r.channel_id, r.server_id ?? null)} onClick={(e) => { e.preventDefault(); close(); model.focusMessage(r.channel_id, r.message_id); navigate(channelPath(r.channel_id, r.server_id ?? null)) }}>
                   <span class="row-title">{model.nameOf(r.user_id)} <span class="muted">{where(r)} · {formatTime(r.timestamp)}</span></span>
                   <span class="row-preview"><RichText model={model} text={r.snippet ?? r.content} /></span>
                 </a>
