@@ -97,7 +97,7 @@ function coreOf(config: Config, store: Store, publisher: DeltaPublisher, access:
       await publisher.announce(events)
     },
   }
-  const sequencer = new Sequencer(store.log, announcing, config.sequencerBatchMax, (err) => log.error({ err }, 'publishing committed deltas failed; clients recover them through SYNC'))
+  const sequencer = new Sequencer(store.log, announcing, config.sequencerBatchMax, (err) => log.error({ err }, 'publishing committed deltas failed; clients recover them through SYNC'), config.sequencerLingerMs)
   return { config, store, sequencer, access, policy, inbox, objects, tokens: createTokenService(secret, config.tokenTtlSeconds) }
 }
 

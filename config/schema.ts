@@ -38,6 +38,7 @@ export const CONFIG_SCHEMA = {
   maxContentBytes: field({ env: 'CHIME_MAX_CONTENT_BYTES', kind: 'int', default: 16_384, min: 1, max: 1_048_576, doc: 'Largest message content, in UTF-8 bytes.' }),
   maxPageSize: field({ env: 'CHIME_MAX_PAGE_SIZE', kind: 'int', default: 1000, min: 1, max: 10_000, doc: 'Most deltas one SYNC or RESTORE page returns.' }),
   sequencerBatchMax: field({ env: 'CHIME_SEQUENCER_BATCH_MAX', kind: 'int', default: 500, min: 1, max: 10_000, doc: 'Most posts committed in one transaction (group commit).' }),
+  sequencerLingerMs: field({ env: 'CHIME_SEQUENCER_LINGER_MS', kind: 'int', default: 2, min: 0, max: 100, doc: 'Under load (a post arriving within 5 ms of the last commit), how long the next transaction waits for more posts to join it; 0 never waits.' }),
   partitionMaxDeltas: field({ env: 'CHIME_PARTITION_MAX_DELTAS', kind: 'int', default: 10_000, min: 1, max: 10_000_000, doc: 'A channel log partition is closed after this many deltas.' }),
   partitionMaxBytes: field({ env: 'CHIME_PARTITION_MAX_BYTES', kind: 'int', default: 10 * 1024 * 1024, min: 1, max: 1_073_741_824, doc: 'A channel log partition is closed after this many content bytes.' }),
   syncMaxBehind: field({ env: 'CHIME_SYNC_MAX_BEHIND', kind: 'int', default: 10_000, min: 1, max: 10_000_000, doc: 'SYNC answers restore_required instead of deltas when the client misses more than this many deltas (catch up with FETCH_DELTA or RESTORE_HISTORY instead).' }),

@@ -107,3 +107,35 @@ t.test('a post arriving while the last publish runs is taken, not left in the qu
   t.equal(outcome, 'both committed')
   await seq.close()
 })
+
+t.test('linger: a lone post at low load commits at once, a burst just after a commit joins one transaction', async (t) => {
+  const { log, batches } = fakeLog(async () => {})
+  // A linger far longer than the test: were it applied to the lone post, the test would time out.
+  const seq = new Sequencer(log, { ...quiet, publish: async () => {} }, 100, () => {}, 60_000)
+  const lone = seq.append(input('lone'))
+  await new Promise((r) => setImmediate(r))
+  t.same(batches, [1], 'the lone post went to the database without waiting')
+  await lone
+  await seq.close()
+
+  const { log: log2, batches: batches2 } = fakeLog(async () => {})
+  // batchMax 11: the linger (a minute) ends when the burst is complete, whatever the machine's speed.
+  const seq2 = new Sequencer(log2, { ...quiet, publish: async () => {} }, 11, () => {}, 60_000)
+  await seq2.append(input('first'))
+  // Right after that commit: one post, then the rest of the burst a few milliseconds later.
+  const early = seq2.append(input('early'))
+  await new Promise((r) => setTimeout(r, 3))
+  const rest = Array.from({ length: 10 }, (_, i) => seq2.append(input(`r${i}`)))
+  await Promise.all([early, ...rest])
+  await seq2.close()
+  t.same(batches2, [1, 11], 'the early post waited for the burst instead of committing alone')
+})
+
+t.test('linger ends as soon as a full batch is queued', async (t) => {
+  const { log, batches } = fakeLog(async () => {})
+  const seq = new Sequencer(log, { ...quiet, publish: async () => {} }, 5, () => {}, 60_000)
+  await seq.append(input('first'))
+  await Promise.all(Array.from({ length: 5 }, (_, i) => seq.append(input(`b${i}`))))
+  await seq.close()
+  t.same(batches, [1, 5], 'a full batch did not wait out the linger')
+})

@@ -1,6 +1,9 @@
 // Group commit: posts queue up while a transaction is in flight and the next transaction
 // takes all of them (up to batchMax). At low load a post commits alone, at once; under
-// load, transactions grow instead of queueing. Each batch is published right after its
+// load, transactions grow instead of queueing; and under load (a post arriving within
+// LOAD_WINDOW_MS of the last commit, or posts queued behind one) the next transaction waits
+// lingerMs for the rest of the burst, so one early post does not take a commit of its own
+// while the others wait for it. Each batch is published right after its
 // commit and before the next batch commits-and-publishes, so publishes follow commit order
 // (across processes too: see store/append-mysql.ts).
 import type { AccessEvent } from '../../../broker/src/access-events.ts'
@@ -35,9 +38,14 @@ export interface SequencerStats {
   largestBatch: number
 }
 
+/** A post arriving this soon after the last transaction ended finds the sequencer under load (see lingerMs). */
+const LOAD_WINDOW_MS = 5
+
 export class Sequencer {
   private queue: (Pending | PendingChange)[] = []
   private running = false
+  private lingering: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | null = null
+  private lastEnded = -Infinity
   private draining: Promise<void> = Promise.resolve()
   readonly stats: SequencerStats = { transactions: 0, appended: 0, largestBatch: 0 }
   private closed = false
@@ -47,6 +55,7 @@ export class Sequencer {
     private readonly publisher: DeltaPublisher,
     private readonly batchMax: number,
     private readonly onPublishError: (err: unknown) => void,
+    private readonly lingerMs = 0,
   ) {}
 
   /** Resolves once the delta is committed (or found committed before, for a retry). */
@@ -81,11 +90,28 @@ export class Sequencer {
 
   private enqueue(item: Pending | PendingChange): void {
     this.queue.push(item)
+    if (this.lingering !== null && this.queue.length >= this.batchMax) this.stopLingering()
     if (!this.running) {
       this.running = true
-      // Let the posts that arrive in the same tick join the first transaction.
-      this.draining = Promise.resolve().then(() => this.drain())
+      // Let the posts that arrive in the same tick join the first transaction; under load
+      // (the last transaction ended a moment ago), wait lingerMs for the rest of the burst.
+      const underLoad = this.lingerMs > 0 && performance.now() - this.lastEnded < LOAD_WINDOW_MS
+      this.draining = (underLoad ? this.waitForMore() : Promise.resolve()).then(() => this.drain())
     }
+  }
+
+  /** Resolves after lingerMs, or as soon as batchMax items are queued. */
+  private waitForMore(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.lingering = { timer: setTimeout(() => this.stopLingering(), this.lingerMs), resolve }
+    })
+  }
+
+  private stopLingering(): void {
+    const l = this.lingering!
+    this.lingering = null
+    clearTimeout(l.timer)
+    l.resolve()
   }
 
   private async publishChange<T>(results: AppendResult[], value: Change<T>): Promise<void> {
@@ -105,7 +131,12 @@ export class Sequencer {
   }
 
   private async drain(): Promise<void> {
+    let ranBatch = false
     while (this.queue.length > 0) {
+      // Posts queued while the last transaction ran: under load, more follow at once (the
+      // replies to that transaction release their senders' next requests).
+      if (ranBatch && this.lingerMs > 0 && this.queue.length < this.batchMax) await this.waitForMore()
+      ranBatch = false
       const head = this.queue[0]!
       if (head.kind === 'change') {
         this.queue.shift()
@@ -127,7 +158,9 @@ export class Sequencer {
       this.stats.appended += batch.length
       this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length)
       this.settle(batch, results)
+      ranBatch = true
     }
+    this.lastEnded = performance.now()
     this.running = false
   }
 
