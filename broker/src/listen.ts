@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:net'
 import type { Aedes } from 'aedes'
+import { coalesceWrites } from './write-coalescing.ts'
 
 /** A listener that could not start, with a one-line reason for people. */
 export class ListenError extends Error {
@@ -20,8 +21,9 @@ export function describeListenError(err: unknown, what: string, envName: string,
 /** MQTT over TCP. Resolves with the bound port (0 picks a free one). */
 export function listenMqtt(aedes: Aedes, port: number, host: string): Promise<{ server: Server; port: number }> {
   // No Nagle: a reply published right after a PUBACK would otherwise wait for the client's
-  // delayed ACK (about 40 ms on Linux) before it leaves.
-  const server = createServer({ noDelay: true }, (socket) => aedes.handle(socket))
+  // delayed ACK (about 40 ms on Linux) before it leaves. The writes of one turn of the event
+  // loop go out together (write-coalescing.ts).
+  const server = createServer({ noDelay: true }, (socket) => aedes.handle(coalesceWrites(socket)))
   return new Promise((resolve, reject) => {
     server.once('error', (err) => reject(describeListenError(err, 'MQTT', 'CHIME_MQTT_PORT', port)))
     server.listen(port, host, () => {
