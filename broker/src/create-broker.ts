@@ -13,6 +13,7 @@ import { attachStore, DEFAULT_OFFLINE_BOUNDS, startOfflineSweeper, type OfflineB
 import { boundedMemoryPersistence } from './offline-memory.ts'
 import { boundedRedisPersistence } from './offline-redis.ts'
 import { createAuthenticate, preConnect } from './hooks/authenticate.ts'
+import { DeviceSeenWriter } from './device-seen.ts'
 import { disconnectRevoked } from './disconnect-revoked.ts'
 import { authorizeForward } from './hooks/authorize-forward.ts'
 import { createAuthorizePublish } from './hooks/authorize-publish.ts'
@@ -120,13 +121,15 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
   let authorizePublish: ReturnType<typeof createAuthorizePublish> | undefined
   const ingress = new IngressGate(deps.ingress ?? DEFAULT_INGRESS, deps.log)
   let instance: Aedes | undefined
+  const accounts = deps.directory.accounts()
+  const deviceSeen = new DeviceSeenWriter(accounts, (err) => deps.log.warn({ err }, 'recording when devices were last seen failed'))
   const aedes = await Aedes.createBroker({
     ...(deps.cluster
       ? clusterOptions({ onError: (err) => deps.log.warn({ err }, 'Redis emitter error'), offline: deps.offline ?? DEFAULT_OFFLINE_BOUNDS, ...deps.cluster })
       : { persistence: boundedPersistence(boundedMemoryPersistence(deps.offline ?? DEFAULT_OFFLINE_BOUNDS)) }),
     maxClientsIdLength: 64,
     preConnect,
-    authenticate: createAuthenticate(deps.tokens, () => instance!, deps.directory.accounts(), onError),
+    authenticate: createAuthenticate(deps.tokens, () => instance!, accounts, onError, deviceSeen),
     authorizeForward,
     authorizeSubscribe: createAuthorizeSubscribe(policy, onError),
     authorizePublish: (client, packet, done) => authorizePublish!(client, packet, done),
@@ -164,6 +167,7 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
       access.close()
       await offline?.close()
       await closeAedes(aedes)
+      await deviceSeen.close()
     },
   }
 }

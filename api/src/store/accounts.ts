@@ -154,21 +154,25 @@ export class AccountStore {
   }
 
   /**
-   * Records a successful CONNECT in the device registry with one indexed write: last_seen
-   * of the user's device, or a new row (checkConnect refused other users' client ids).
+   * Records the first CONNECT of a client id in the device registry (checkConnect refused
+   * other users' client ids). The CONNECTs of known devices move last_seen through
+   * recordSeen, in batches (broker/src/device-seen.ts).
    */
-  async recordConnect(userId: string, clientId: string, known: DeviceRow | null): Promise<void> {
+  async recordNewDevice(userId: string, clientId: string): Promise<void> {
     if (clientId === '') return
     const now = new Date()
-    if (known === null) {
-      try {
-        await this.db.prisma.device.create({ data: { clientId, userId, firstSeen: now, lastSeen: now } })
-      } catch (err) {
-        if (!isUniqueViolation(err)) throw err
-        await this.db.prisma.device.updateMany({ where: { clientId, userId }, data: { lastSeen: now } })
-      }
-    } else if (known.userId === userId) {
-      await this.db.prisma.device.update({ where: { clientId }, data: { lastSeen: now } })
+    try {
+      await this.db.prisma.device.create({ data: { clientId, userId, firstSeen: now, lastSeen: now } })
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err
+      await this.db.prisma.device.updateMany({ where: { clientId, userId }, data: { lastSeen: now } })
+    }
+  }
+
+  /** Sets last_seen of these devices (one statement a slice, under SQLite's parameter limit). */
+  async recordSeen(clientIds: readonly string[], at: Date): Promise<void> {
+    for (let i = 0; i < clientIds.length; i += 500) {
+      await this.db.prisma.device.updateMany({ where: { clientId: { in: clientIds.slice(i, i + 500) } }, data: { lastSeen: at } })
     }
   }
 

@@ -15,7 +15,13 @@ function refuse(message: string, returnCode = NOT_AUTHORIZED): AuthenticateError
 /** The sign-in and device rows CONNECT is checked against (AccountStore in api/src/store/accounts.ts). */
 export interface ConnectRegistry {
   checkConnect(userId: string, sessionId: string, clientId: string): Promise<{ verdict: ConnectVerdict; device: DeviceRow | null }>
-  recordConnect(userId: string, clientId: string, known: DeviceRow | null): Promise<void>
+  /** A client id's first CONNECT: its row. */
+  recordNewDevice(userId: string, clientId: string): Promise<void>
+}
+
+/** Where the CONNECTs of known devices are told (device-seen.ts). */
+export interface SeenRecorder {
+  seen(clientId: string): void
 }
 
 const REFUSALS: Record<Exclude<ConnectVerdict, null>, string> = {
@@ -63,10 +69,11 @@ function releasePassword(client: Client): void {
 /**
  * CONNECT: username is the Chime username, password the token from login/register. With a
  * registry, the token's sign-in must be live, its user not deleted and the client id not a
- * device the user revoked; the device is then recorded (one indexed write, whose failure is
- * only logged).
+ * device the user revoked; the device is then recorded: a new one with its row (one
+ * indexed write, whose failure is only logged), a known one through `seen` (last_seen,
+ * written in batches).
  */
-export function createAuthenticate(tokens: TokenService, broker: () => Aedes, registry?: ConnectRegistry, onError: (err: unknown) => void = () => {}) {
+export function createAuthenticate(tokens: TokenService, broker: () => Aedes, registry?: ConnectRegistry, onError: (err: unknown) => void = () => {}, seen?: SeenRecorder) {
   return function authenticate(client: Client, username: Readonly<string> | undefined, password: Readonly<Buffer> | undefined, done: (err: AuthenticateError | null, success: boolean | null) => void): void {
     const token = password === undefined ? '' : password.toString('utf8')
     releasePassword(client)
@@ -91,11 +98,13 @@ export function createAuthenticate(tokens: TokenService, broker: () => Aedes, re
           }
           if (checked.verdict !== null) return done(refuse(REFUSALS[checked.verdict], checked.verdict === 'client-id-taken' ? IDENTIFIER_REJECTED : NOT_AUTHORIZED), false)
           if (takenOver(claims.userId)) return done(refuse('that client id is in use by another user', IDENTIFIER_REJECTED), false)
-          try {
-            await registry.recordConnect(claims.userId, client.id, checked.device)
-          } catch (err) {
-            onError(err)
-          }
+          if (checked.device === null) {
+            try {
+              await registry.recordNewDevice(claims.userId, client.id)
+            } catch (err) {
+              onError(err)
+            }
+          } else if (client.id !== '') seen?.seen(client.id)
         }
         if (takenOver(claims.userId)) return done(refuse('that client id is in use by another user', IDENTIFIER_REJECTED), false)
         setSession(client, { userId: claims.userId, username: claims.username, token, sessionId: claims.sessionId, checkedAt, granted: new Set() })
