@@ -2,6 +2,7 @@
 // members, and reads what the Chime process (and, on the production profile, MariaDB and
 // Redis) use: CPU from /proc/<pid>/stat, RSS from /proc/<pid>/status, sampled.
 import { fork, type ChildProcess } from 'node:child_process'
+import { nextReport, stopChild } from './forked-worker.ts'
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Config } from '../config/schema.ts'
@@ -48,34 +49,8 @@ export interface ChatChime {
   stop(): Promise<void>
 }
 
-function next(child: ChildProcess, want: ChatChimeReport['type'], ms: number): Promise<ChatChimeReport> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`the Chime process did not answer ${want} within ${ms / 1000} s`)), ms)
-    const onMessage = (m: ChatChimeReport): void => {
-      if (m.type === 'failed') done(new Error(`the Chime process failed: ${m.error}`))
-      else if (m.type === want) done(null, m)
-    }
-    const onExit = (code: number | null): void => done(new Error(`the Chime process exited with ${code}`))
-    function done(err: Error | null, m?: ChatChimeReport): void {
-      clearTimeout(timer)
-      child.off('message', onMessage)
-      child.off('exit', onExit)
-      if (err !== null) reject(err)
-      else resolve(m!)
-    }
-    child.on('message', onMessage)
-    child.once('exit', onExit)
-  })
-}
+const next = (child: ChildProcess, want: ChatChimeReport['type'], ms: number): Promise<ChatChimeReport> => nextReport<ChatChimeReport>(child, want, ms, 'the Chime process')
 
-async function stopChild(child: ChildProcess, ask: () => void): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  ask()
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-  await exited
-  clearTimeout(timer)
-}
 
 /** Chime on `profile` with one server per group of `members` seeded users each. */
 export async function startChatChime(profile: BenchProfile, groups: Array<{ members: number }>, overrides: Partial<Config> = {}): Promise<ChatChime> {
@@ -102,10 +77,10 @@ export async function startChatChime(profile: BenchProfile, groups: Array<{ memb
         if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
         return (await res.json()) as T
       },
-      stop: () => stopChild(child, () => child.send({ type: 'stop' } satisfies ChatChimeCommand)),
+      stop: () => stopChild(child, () => child.send({ type: 'stop' } satisfies ChatChimeCommand), 20_000),
     }
   } catch (err) {
-    await stopChild(child, () => child.kill('SIGKILL'))
+    await stopChild(child, () => child.kill('SIGKILL'), 20_000)
     throw err
   }
 }

@@ -1,6 +1,7 @@
 // The coordinator's handle on one load-generator process: fork, commands, and waiting for a
 // report of a given type with a time limit. Shared by the raw MQTT (mqtt-load/) and chat
 // (chat-load/) generators; each worker answers { type: 'close' } by disconnecting and exiting.
+// Also the two helpers the forked Chime processes (chat-chime.ts, mqtt-chime.ts) share.
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
@@ -80,4 +81,39 @@ export class ForkedWorker<C extends { type: string }, R extends { type: string }
     await exited
     clearTimeout(timer)
   }
+}
+
+/**
+ * The next report of type `want` from a forked Chime process (bench/chat-chime.ts,
+ * bench/mqtt-chime.ts); a report { type: 'failed', error } or the process's exit rejects.
+ * `who` names the process in errors.
+ */
+export function nextReport<R extends { type: string }>(child: ChildProcess, want: R['type'], ms: number, who: string): Promise<R> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`${who} did not answer ${want} within ${ms / 1000} s`)), ms)
+    const onMessage = (m: R): void => {
+      if (m.type === 'failed') done(new Error(`${who} failed: ${(m as unknown as { error: string }).error}`))
+      else if (m.type === want) done(null, m)
+    }
+    const onExit = (code: number | null): void => done(new Error(`${who} exited with ${code}`))
+    function done(err: Error | null, m?: R): void {
+      clearTimeout(timer)
+      child.off('message', onMessage)
+      child.off('exit', onExit)
+      if (err !== null) reject(err)
+      else resolve(m!)
+    }
+    child.on('message', onMessage)
+    child.once('exit', onExit)
+  })
+}
+
+/** Asks a forked process to stop and waits for it to exit; kills it after `killAfterMs`. */
+export async function stopChild(child: ChildProcess, ask: () => void, killAfterMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  ask()
+  const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+  await exited
+  clearTimeout(timer)
 }

@@ -2,6 +2,7 @@
 // and hands back its pid, MQTT port and seeded users, with a CPU profiler switch and
 // garbage collections before memory is read (the child runs with --expose-gc, nothing else).
 import { fork, type ChildProcess } from 'node:child_process'
+import { nextReport, stopChild } from './forked-worker.ts'
 import { fileURLToPath } from 'node:url'
 
 export interface BenchUser {
@@ -55,25 +56,7 @@ export interface ChimeBroker {
   stop(): Promise<void>
 }
 
-function next(child: ChildProcess, want: ChimeChildReport['type'], ms: number): Promise<ChimeChildReport> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`Chime's broker process did not answer ${want} within ${ms / 1000} s`)), ms)
-    const onMessage = (m: ChimeChildReport): void => {
-      if (m.type === 'failed') done(new Error(`Chime's broker process failed: ${m.error}`))
-      else if (m.type === want) done(null, m)
-    }
-    const onExit = (code: number | null): void => done(new Error(`Chime's broker process exited with ${code}`))
-    function done(err: Error | null, m?: ChimeChildReport): void {
-      clearTimeout(timer)
-      child.off('message', onMessage)
-      child.off('exit', onExit)
-      if (err !== null) reject(err)
-      else resolve(m!)
-    }
-    child.on('message', onMessage)
-    child.once('exit', onExit)
-  })
-}
+const next = (child: ChildProcess, want: ChimeChildReport['type'], ms: number): Promise<ChimeChildReport> => nextReport<ChimeChildReport>(child, want, ms, "Chime's broker process")
 
 /** The embedded profile with `users` seeded users, listening for MQTT on a free loopback port. */
 export async function startChimeBroker(users: number): Promise<ChimeBroker> {
@@ -115,20 +98,11 @@ export async function startChimeBroker(users: number): Promise<ChimeBroker> {
         send({ type: 'heap-snapshot', file })
         await answer
       },
-      stop: () => stopChild(child, () => send({ type: 'stop' })),
+      stop: () => stopChild(child, () => send({ type: 'stop' }), 15_000),
     }
   } catch (err) {
-    await stopChild(child, () => child.kill('SIGKILL'))
+    await stopChild(child, () => child.kill('SIGKILL'), 15_000)
     throw err
   }
 }
 
-/** Asks the child to stop and waits for it to exit; kills it after 15 s. */
-async function stopChild(child: ChildProcess, ask: () => void): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  ask()
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-  await exited
-  clearTimeout(timer)
-}

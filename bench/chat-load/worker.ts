@@ -15,14 +15,13 @@
 import { LatencyHistogram } from '../mqtt-load/histogram.ts'
 import { LeanConnection, parseMqttUrl, type Target } from '../mqtt-load/connection.ts'
 import { nowMicros, readStamp, remainingLengthBytes, STAMP_DIGITS } from '../mqtt-load/codec.ts'
+import { openInLanes, PacketIdWindow, runPacedStep, type PacingCounts } from '../mqtt-load/pacing.ts'
 import type { ChatCommand, ChatConnSpec, ChatConnect, ChatCounts, ChatReport, ChatStep, StormCounts, StormReconnect } from './messages.ts'
 
 /** Bytes queued for one poster socket beyond which it sends nothing until they drain. */
 const MAX_BACKLOG_BYTES = 4 * 2 ** 20
 /** Requests one poster may have unacknowledged (the broker acknowledges a post after its commit). */
 const MAX_UNACKED = 5000
-/** A poster that fell behind catches up at most this much of its schedule at once. */
-const MAX_CATCH_UP_S = 0.1
 /** Where a post's send stamp starts: right after this in its content. */
 export const STAMP_MARKER = 'bench~'
 const MARKER = Buffer.from(STAMP_MARKER, 'latin1')
@@ -36,9 +35,8 @@ interface Poster {
   scheduled: number
   /** Posts made by this connection so far (its client_msg_ids and request ids). */
   made: number
-  inUse: Uint8Array
-  nextId: number
-  unacked: number
+  /** Its QoS 1 packet ids. */
+  ids: PacketIdWindow
 }
 
 let target: Target | null = null
@@ -55,13 +53,9 @@ let received = 0
 let deliveredOfWindow = 0
 const deliveredQos: [number, number] = [0, 0]
 let responsesOfWindow = 0
-let sent = 0
-let sentInWindow = 0
-let heldBack = 0
-let maxTickLagMs = 0
+let pacing: PacingCounts = { sent: 0, sentInWindow: 0, heldBack: 0, maxTickLagMs: 0, windowCpuUs: 0 }
 let windowStartUs = Number.POSITIVE_INFINITY
 let windowEndUs = Number.NEGATIVE_INFINITY
-let windowCpuUs = 0
 let errors: Record<string, number> = {}
 
 const count = (what: string, n = 1): void => {
@@ -166,35 +160,18 @@ async function openConnection(spec: ChatConnSpec, address: string | undefined): 
     return
   }
   conn.onPublish = onReply
-  const p: Poster = { conn, spec, requestsTopic: topicField(`chime/v1/requests/${spec.clientId}`), scheduled: 0, made: 0, inUse: new Uint8Array(65_536), nextId: 1, unacked: 0 }
-  conn.onPuback = (id) => {
-    if (p.inUse[id] === 1) {
-      p.inUse[id] = 0
-      p.unacked--
-    }
-  }
+  const p: Poster = { conn, spec, requestsTopic: topicField(`chime/v1/requests/${spec.clientId}`), scheduled: 0, made: 0, ids: new PacketIdWindow() }
+  conn.onPuback = (id) => p.ids.release(id)
   posters.push(p)
 }
 
 async function connectAll(cmd: ChatConnect): Promise<void> {
   const t0 = performance.now()
   let opened = 0
-  const failures: Record<string, number> = {}
-  let failed = 0
-  let next = 0
-  const lane = async (): Promise<void> => {
-    while (next < cmd.conns.length) {
-      const spec = cmd.conns[next++]!
-      try {
-        await openConnection(spec, localAddress(cmd.localAddressPrefix, cmd.perAddress))
-        opened++
-      } catch (err) {
-        failed++
-        const why = err instanceof Error ? err.message : String(err)
-        failures[why] = (failures[why] ?? 0) + 1
-      }
-    }
-  }
+  const lanes = openInLanes(cmd.conns, cmd.concurrency, async (spec) => {
+    await openConnection(spec, localAddress(cmd.localAddressPrefix, cmd.perAddress))
+    opened++
+  })
   // Pings start with the first connection: a connect phase may outlast the keep-alive.
   if (pingTimer === null && keepalive > 0) {
     pingTimer = setInterval(() => {
@@ -202,31 +179,21 @@ async function connectAll(cmd: ChatConnect): Promise<void> {
       for (const w of watchers) if (w.conn?.isOpen) w.conn.ping()
     }, (keepalive * 1000) / 2)
   }
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(cmd.concurrency, cmd.conns.length)) }, lane))
+  const { failed, failures } = await lanes
   send({ type: 'connected', opened, failed, connectMs: Math.round(performance.now() - t0), errors: failures })
 }
 
 /** How many of `due` a poster may send now: its socket and its window of unacknowledged requests decide. */
 function sendable(p: Poster, due: number): number {
   if (!p.conn.isOpen || p.conn.backlog > MAX_BACKLOG_BYTES) return 0
-  let n = Math.min(due, MAX_UNACKED - p.unacked)
-  for (let k = 0, id = p.nextId; k < n; k++, id = id === 65_535 ? 1 : id + 1) {
-    if (p.inUse[id] === 1) {
-      n = k
-      break
-    }
-  }
-  return Math.max(0, n)
+  return p.ids.free(due, MAX_UNACKED)
 }
 
 function postBatch(p: Poster, n: number, stampUs: number): Buffer {
   const stamp = String(stampUs).padStart(STAMP_DIGITS, '0')
   const parts: Buffer[] = []
   for (let k = 0; k < n; k++) {
-    const id = p.nextId
-    p.inUse[id] = 1
-    p.unacked++
-    p.nextId = id === 65_535 ? 1 : id + 1
+    const id = p.ids.take()
     const m = ++p.made
     const payload = `{"action":"POST_MESSAGE","request_id":"r${m}","data":{"channel_id":"${p.spec.channelId}","content":"${STAMP_MARKER}${stamp} ${p.spec.username} ${m} lorem ipsum dolor sit amet","client_msg_id":"${p.spec.clientId}-${m}"}}`
     parts.push(encodePublish(p.requestsTopic, payload, id))
@@ -242,72 +209,24 @@ function runStep(cmd: ChatStep): void {
   deliveredQos[0] = 0
   deliveredQos[1] = 0
   responsesOfWindow = 0
-  sent = 0
-  sentInWindow = 0
-  heldBack = 0
-  maxTickLagMs = 0
   errors = {}
   windowStartUs = cmd.startAtUs + cmd.warmMs * 1000
   windowEndUs = windowStartUs + cmd.measureMs * 1000
-  windowCpuUs = 0
-  let cpuAtStart: NodeJS.CpuUsage | null = null
-  const untilWindow = Math.max(0, (windowStartUs - nowMicros()) / 1000)
-  setTimeout(() => {
-    cpuAtStart = process.cpuUsage()
-  }, untilWindow)
-  setTimeout(() => {
-    const d = process.cpuUsage(cpuAtStart ?? undefined)
-    windowCpuUs = d.user + d.system
-  }, untilWindow + cmd.measureMs)
   send({ type: 'armed' })
-  if (posters.length === 0) return
-  for (const p of posters) p.scheduled = 0
-  const endUs = windowEndUs
-  const n = posters.length
-  const maxCatchUp = Math.max(1, Math.ceil(cmd.ratePerPoster * MAX_CATCH_UP_S))
-  let lastTickUs = 0
-  const tick = (): void => {
-    const now = nowMicros()
-    if (now < cmd.startAtUs) {
-      setTimeout(tick, Math.max(0, (cmd.startAtUs - now) / 1000))
-      return
-    }
-    if (lastTickUs > 0) maxTickLagMs = Math.max(maxTickLagMs, (now - lastTickUs) / 1000)
-    lastTickUs = now
-    const elapsedS = (Math.min(now, endUs) - cmd.startAtUs) / 1e6
-    for (let k = 0; k < n; k++) {
-      const p = posters[k]!
-      // Posters are spread over the second (phase k/n) so they do not all send at once.
-      let due = Math.floor(elapsedS * cmd.ratePerPoster + k / n) - p.scheduled
-      if (due <= 0) continue
-      if (due > maxCatchUp) {
-        heldBack += due - maxCatchUp
-        p.scheduled += due - maxCatchUp
-        due = maxCatchUp
-      }
-      const m = sendable(p, due)
-      heldBack += due - m
-      p.scheduled += due
-      if (m === 0) continue
-      p.conn.write(postBatch(p, m, now))
-      sent += m
-      if (now >= windowStartUs && now < windowEndUs) sentInWindow += m
-    }
-    if (now >= endUs) {
-      send({ type: 'sent', sent, heldBack })
-      return
-    }
-    setTimeout(tick, 1)
-  }
-  tick()
+  pacing = runPacedStep({
+    senders: posters, ratePerSender: cmd.ratePerPoster, startAtUs: cmd.startAtUs, windowStartUs, windowEndUs,
+    sendable,
+    write: (p, m, now) => p.conn.write(postBatch(p, m, now)),
+    done: (c) => send({ type: 'sent', sent: c.sent, heldBack: c.heldBack }),
+  })
 }
 
 function counts(): ChatCounts {
   let unacked = 0
-  for (const p of posters) unacked += p.unacked
+  for (const p of posters) unacked += p.ids.unacked
   return {
     type: 'counts', received, deliveredOfWindow, publishHistogram: publishHistogram.sparse(), publishMaxUs: publishHistogram.maxUs, deliveredQos: [deliveredQos[0], deliveredQos[1]],
-    responsesOfWindow, postHistogram: postHistogram.sparse(), postMaxUs: postHistogram.maxUs, sent, sentInWindow, heldBack, unacked, maxTickLagMs: Math.round(maxTickLagMs * 10) / 10, windowCpuUs, errors,
+    responsesOfWindow, postHistogram: postHistogram.sparse(), postMaxUs: postHistogram.maxUs, sent: pacing.sent, sentInWindow: pacing.sentInWindow, heldBack: pacing.heldBack, unacked, maxTickLagMs: Math.round(pacing.maxTickLagMs * 10) / 10, windowCpuUs: pacing.windowCpuUs, errors,
   }
 }
 
