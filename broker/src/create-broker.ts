@@ -14,6 +14,7 @@ import { boundedMemoryPersistence } from './offline-memory.ts'
 import { boundedRedisPersistence } from './offline-redis.ts'
 import { createAuthenticate, preConnect } from './hooks/authenticate.ts'
 import { DeviceSeenWriter } from './device-seen.ts'
+import { constantTimeEmitterQueue } from './emitter-queue.ts'
 import { disconnectRevoked } from './disconnect-revoked.ts'
 import { authorizeForward } from './hooks/authorize-forward.ts'
 import { createAuthorizePublish } from './hooks/authorize-publish.ts'
@@ -135,6 +136,7 @@ export async function createBroker(deps: BrokerDeps): Promise<ChimeBroker> {
     authorizePublish: (client, packet, done) => authorizePublish!(client, packet, done),
   })
   instance = aedes
+  if (!constantTimeEmitterQueue((aedes as unknown as { mq: unknown }).mq)) deps.log.warn({}, 'the message emitter has no queue to replace: a flood may slow it down')
   guardSubscriptionStore(aedes)
   const offline = startOfflineSweeper(aedes, deps.log)
   const gateway = new RequestGateway(aedes, deps.backend, deps.log)
