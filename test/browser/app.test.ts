@@ -9,8 +9,7 @@ import { mkdir } from 'node:fs/promises'
 import t from 'tap'
 import sharp from 'sharp'
 import type { Page } from 'playwright-core'
-import { startTestChime } from '../helpers/chime.ts'
-import { ensureWebBuilt, launchChromium, newUser } from '../helpers/browser.ts'
+import { newUser, startWebApp, registerInApp } from '../helpers/browser.ts'
 import { startTcpProxy } from '../helpers/tcp-proxy.ts'
 
 const SHOTS = process.env['CHIME_SCREENSHOTS'] === '1' ? new URL('../../docs/screenshots/', import.meta.url) : null
@@ -19,15 +18,6 @@ async function shot(page: Page, name: string): Promise<void> {
   if (SHOTS === null) return
   await mkdir(SHOTS, { recursive: true })
   await page.screenshot({ path: new URL(`${name}.png`, SHOTS).pathname })
-}
-
-async function register(page: Page, base: string, username: string): Promise<void> {
-  await page.goto(base + '/')
-  await page.getByRole('button', { name: 'Create an account' }).click()
-  await page.getByLabel('Username').fill(username)
-  await page.getByLabel('Password').fill('correct horse battery')
-  await page.getByRole('button', { name: 'Create account' }).click()
-  await page.getByRole('heading', { name: 'Chats' }).waitFor()
 }
 
 async function send(page: Page, text: string): Promise<void> {
@@ -59,10 +49,9 @@ async function waitForBadge(page: Page, name: string, expected: string): Promise
 }
 
 t.test('two people chat in the web app, one goes offline and catches up', async (t) => {
-  await ensureWebBuilt()
-  const browser = await launchChromium(t)
-  if (browser === null) return
-  const chime = await startTestChime(t)
+  const started = await startWebApp(t)
+  if (started === null) return
+  const { browser, chime } = started
   // Bob's browser reaches Chime through a proxy that can drop his connections.
   const proxy = await startTcpProxy(t, chime.running.httpPort!)
   const annBase = chime.baseUrl
@@ -75,8 +64,8 @@ t.test('two people chat in the web app, one goes offline and catches up', async 
   await a.goto(annBase + '/')
   await a.getByRole('heading', { name: 'Sign in to Chime' }).waitFor()
   await shot(a, 'sign-in')
-  await register(a, annBase, 'ann')
-  await register(b, bobBase, 'bob')
+  await registerInApp(a, annBase, 'ann')
+  await registerInApp(b, bobBase, 'bob')
   t.pass('both registered and see their chat list')
 
   await a.getByRole('button', { name: 'New server' }).first().click()

@@ -6,17 +6,8 @@
 // at a time with older pages loaded on scrolling up.
 import t from 'tap'
 import type { Page } from 'playwright-core'
-import { startTestChime, type TestChime } from '../helpers/chime.ts'
-import { ensureWebBuilt, launchChromium, newUser } from '../helpers/browser.ts'
-
-async function register(page: Page, base: string, username: string): Promise<void> {
-  await page.goto(base + '/')
-  await page.getByRole('button', { name: 'Create an account' }).click()
-  await page.getByLabel('Username').fill(username)
-  await page.getByLabel('Password').fill('correct horse battery')
-  await page.getByRole('button', { name: 'Create account' }).click()
-  await page.getByRole('heading', { name: 'Chats' }).waitFor()
-}
+import type { TestChime } from '../helpers/chime.ts'
+import { newUser, startWebApp, registerInApp } from '../helpers/browser.ts'
 
 async function send(page: Page, label: string, text: string): Promise<void> {
   await page.getByLabel(label).fill(text)
@@ -33,10 +24,9 @@ async function apiUser(chime: TestChime, username: string) {
 }
 
 t.test('the screens of the web app', async (t) => {
-  await ensureWebBuilt()
-  const browser = await launchChromium(t)
-  if (browser === null) return
-  const chime = await startTestChime(t)
+  const started = await startWebApp(t)
+  if (started === null) return
+  const { browser, chime } = started
   const base = chime.baseUrl
   const ann = await newUser(t, browser)
   const bob = await newUser(t, browser)
@@ -61,8 +51,8 @@ t.test('the screens of the web app', async (t) => {
     t.match(await a.getByRole('alert').textContent(), /password/i, 'a wrong password is said in words')
   })
 
-  await register(a, base, 'ann')
-  await register(b, base, 'bob')
+  await registerInApp(a, base, 'ann')
+  await registerInApp(b, base, 'bob')
 
   await t.test('add a friend by username and chat 1:1', async (t) => {
     await a.getByRole('button', { name: 'Add a friend' }).first().click()

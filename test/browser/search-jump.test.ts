@@ -4,8 +4,7 @@
 // after which the view follows the channel live again (a new message shows at the bottom).
 import t from 'tap'
 import type { Locator, Page } from 'playwright-core'
-import { startTestChime } from '../helpers/chime.ts'
-import { ensureWebBuilt, launchChromium, newUser } from '../helpers/browser.ts'
+import { newUser, startWebApp } from '../helpers/browser.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 function message(page: Page, text: string | RegExp): Locator {
@@ -19,10 +18,9 @@ async function inView(list: Locator, el: Locator): Promise<boolean> {
 }
 
 t.test('a search hit opens its channel at the message', async (t) => {
-  await ensureWebBuilt()
-  const browser = await launchChromium(t)
-  if (browser === null) return
-  const chime = await startTestChime(t)
+  const started = await startWebApp(t)
+  if (started === null) return
+  const { browser, chime } = started
   const base = chime.baseUrl
   const ann = await newUser(t, browser)
   const a = ann.page

@@ -8,17 +8,7 @@ import { mkdir } from 'node:fs/promises'
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { ChimeHttp } from '../../clients/sdk/src/index.ts'
-import { startTestChime } from '../helpers/chime.ts'
-import { ensureWebBuilt, launchChromium, newUser } from '../helpers/browser.ts'
-
-async function register(page: Page, base: string, username: string): Promise<void> {
-  await page.goto(base + '/')
-  await page.getByRole('button', { name: 'Create an account' }).click()
-  await page.getByLabel('Username').fill(username)
-  await page.getByLabel('Password').fill('correct horse battery')
-  await page.getByRole('button', { name: 'Create account' }).click()
-  await page.getByRole('heading', { name: 'Chats' }).waitFor()
-}
+import { newUser, startWebApp, registerInApp } from '../helpers/browser.ts'
 
 const SHOTS = process.env['CHIME_SCREENSHOTS'] === '1' ? new URL('../../docs/screenshots/', import.meta.url) : null
 
@@ -34,16 +24,15 @@ function row(page: Page, title: string) {
 }
 
 t.test('presence dots and a long chat list in the web app', async (t) => {
-  await ensureWebBuilt()
-  const browser = await launchChromium(t)
-  if (browser === null) return
-  const chime = await startTestChime(t)
+  const started = await startWebApp(t)
+  if (started === null) return
+  const { browser, chime } = started
   const base = chime.baseUrl
   const ann = await newUser(t, browser)
   const bob = await newUser(t, browser)
   const b = bob.page
-  await register(ann.page, base, 'ann')
-  await register(b, base, 'bob')
+  await registerInApp(ann.page, base, 'ann')
+  await registerInApp(b, base, 'bob')
   const login = async (username: string): Promise<ChimeHttp> => {
     const http = new ChimeHttp({ baseUrl: base })
     const session = await http.login(username, 'correct horse battery')

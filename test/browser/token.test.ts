@@ -5,8 +5,7 @@
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { ChimeHttp } from '../../clients/sdk/src/index.ts'
-import { startTestChime } from '../helpers/chime.ts'
-import { ensureWebBuilt, launchChromium, newUser } from '../helpers/browser.ts'
+import { newUser, startWebApp } from '../helpers/browser.ts'
 import { startTcpProxy } from '../helpers/tcp-proxy.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -19,10 +18,9 @@ function expiresAt(token: string): number {
 }
 
 t.test('a token that expired while the web app was open is renewed for the next connection', async (t) => {
-  await ensureWebBuilt()
-  const browser = await launchChromium(t)
-  if (browser === null) return
-  const chime = await startTestChime(t, { tokenTtlSeconds: 60 })
+  const started = await startWebApp(t, { tokenTtlSeconds: 60 })
+  if (started === null) return
+  const { browser, chime } = started
   const proxy = await startTcpProxy(t, chime.running.httpPort!)
   const base = `http://127.0.0.1:${proxy.port}`
   const bob = await newUser(t, browser)

@@ -4,14 +4,12 @@
 // digest, so a wrong one would be CHECKSUM_MISMATCH), the same digest node computes.
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { startTestChime } from '../helpers/chime.ts'
-import { ensureWebBuilt, launchChromium, newUser } from '../helpers/browser.ts'
+import { newUser, startWebApp } from '../helpers/browser.ts'
 
 t.test('an upload from a page without crypto.subtle', async (t) => {
-  await ensureWebBuilt()
-  const browser = await launchChromium(t)
-  if (browser === null) return
-  const chime = await startTestChime(t)
+  const started = await startWebApp(t)
+  if (started === null) return
+  const { browser, chime } = started
   const ann = await newUser(t, browser)
   const a = ann.page
   // What an insecure context lacks: crypto.subtle (crypto.getRandomValues stays).

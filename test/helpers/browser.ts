@@ -13,6 +13,8 @@ import { chromium, type Browser, type BrowserContext, type BrowserContextOptions
 import { defer } from './cleanup.ts'
 import { requireServices } from './databases.ts'
 import { waitFor } from './wait.ts'
+import { startTestChime, type TestChime } from './chime.ts'
+import type { Config } from '../../config/schema.ts'
 
 export const CHROMIUM_PATH = process.env['CHIME_CHROMIUM_PATH'] ?? '/usr/bin/chromium'
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -74,6 +76,27 @@ export async function launchChromium(t: Test): Promise<Browser | null> {
   })
   defer(t, () => browser.close())
   return browser
+}
+
+/**
+ * What a web app test starts with: the built app, Chromium and a Chime serving the app (all
+ * closed in teardown); null when Chromium is missing and not required (the test then ends).
+ */
+export async function startWebApp(t: Test, overrides: Partial<Config> = {}): Promise<{ browser: Browser; chime: TestChime } | null> {
+  await ensureWebBuilt()
+  const browser = await launchChromium(t)
+  if (browser === null) return null
+  return { browser, chime: await startTestChime(t, overrides) }
+}
+
+/** Creates an account through the web app's own form and waits for the chat list. */
+export async function registerInApp(page: Page, base: string, username: string): Promise<void> {
+  await page.goto(base + '/')
+  await page.getByRole('button', { name: 'Create an account' }).click()
+  await page.getByLabel('Username').fill(username)
+  await page.getByLabel('Password').fill('correct horse battery')
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await page.getByRole('heading', { name: 'Chats' }).waitFor()
 }
 
 export interface BrowserUser {
